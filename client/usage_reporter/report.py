@@ -1,0 +1,87 @@
+"""The report wire format: one source of truth for the client that builds reports and the
+server that validates them (Kibana's report v3, plus our optional ``reportId``).
+
+Runs under Brython without ``brython_stdlib.js``: builtins only, no imports at all.
+
+A report, as posted to ``POST /api/ui_counters/_report`` inside ``{"report": ...}``::
+
+    {"reportVersion": 3, "reportId": "4f1c...",
+     "uiCounter": {"discover-click-open": {"key": "discover-click-open", "appName": "discover",
+                   "eventName": "open", "type": "click", "total": 3}},
+     "userAgent": {"kibana-user_agent": {"key": "kibana-user_agent", "appName": "kibana",
+                   "type": "user_agent", "userAgent": "Mozilla/5.0 ..."}},
+     "application_usage": {"discover-main": {"appId": "discover", "viewId": "main",
+                           "minutesOnScreen": 2.5, "numberOfClicks": 7}}}
+"""
+
+REPORT_VERSION = 3
+REPORT_ID_MAX_LENGTH = 64
+MAIN_VIEW_ID = "main"
+USER_AGENT_APP_NAME = "kibana"
+
+
+class METRIC_TYPE:
+    """Kibana's METRIC_TYPE: the kinds of UI counter (any other string is allowed too)."""
+
+    COUNT = "count"
+    LOADED = "loaded"
+    CLICK = "click"
+    USER_AGENT = "user_agent"
+    APPLICATION_USAGE = "application_usage"
+
+
+def ui_counter_key(app_name, metric_type, event_name):
+    return app_name + "-" + metric_type + "-" + event_name
+
+
+def user_agent_key(app_name):
+    return app_name + "-" + METRIC_TYPE.USER_AGENT
+
+
+def application_usage_key(app_id, view_id):
+    return app_id + "-" + view_id
+
+
+# Field tables the server validates against: name -> (kind, required).
+# kinds: "string", "number", "version" (the literal 3), "map" (a record of entries).
+REPORT_FIELDS = {
+    "reportVersion": ("version", False),
+    "reportId": ("string", False),
+    "uiCounter": ("map", False),
+    "userAgent": ("map", False),
+    "application_usage": ("map", False),
+}
+
+ENTRY_FIELDS = {
+    "uiCounter": {
+        "key": ("string", True),
+        "type": ("string", True),
+        "appName": ("string", True),
+        "eventName": ("string", True),
+        "namespace": ("string", False),
+        "total": ("number", True),
+    },
+    "userAgent": {
+        "key": ("string", True),
+        "type": ("string", True),
+        "appName": ("string", True),
+        "userAgent": ("string", True),
+    },
+    "application_usage": {
+        "appId": ("string", True),
+        "viewId": ("string", True),
+        "minutesOnScreen": ("number", True),
+        "numberOfClicks": ("number", True),
+    },
+}
+
+
+def new_report():
+    return {"reportVersion": REPORT_VERSION}
+
+
+def is_report_empty(report):
+    for name in ("uiCounter", "userAgent", "application_usage"):
+        if report.get(name):
+            return False
+    return True

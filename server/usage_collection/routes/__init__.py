@@ -1,0 +1,12 @@
+"""HTTP routes, one blueprint per concern; ``register_routes`` mounts them all."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_routes(app: Flask) -> None:
+    from . import assets, stats, status, telemetry, ui_counters
+
+    for module in (status, ui_counters, stats, assets, telemetry):
+        app.register_blueprint(module.blueprint)

@@ -1,0 +1,84 @@
+"""Every ``USAGE_*`` setting, declared once.
+
+One list drives the defaults, the environment parsing, the CLI help and the README table
+(a test checks each one is documented), the way Datasette declares its settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _optional_bool(text: str) -> bool | None:
+    return None if text.strip().lower() in {"", "none", "null"} else _bool(text)
+
+
+def _list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _optional_str(text: str) -> str | None:
+    return text or None
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+SETTINGS: list[Setting] = [
+    Setting("USAGE_DB", "usage.db", "SQLite file holding every aggregate (created and migrated on start)."),
+    Setting("USAGE_STATS_TOKEN", None, "Bearer token required by /api/stats and the telemetry admin routes; unset means loopback clients only.", _optional_str),
+    Setting("USAGE_ALLOWED_ORIGINS", [], "Comma-separated origins allowed to post reports cross-site (CORS and the kbn-xsrf exemption).", _list),
+    Setting("USAGE_MAX_BODY_BYTES", 256 * 1024, "Largest report body accepted; bigger bodies get 413.", int),
+    Setting("USAGE_MAX_ENTRIES", 1000, "Most entries accepted in each map of a report (uiCounter, application_usage, userAgent).", int),
+    Setting("USAGE_MAX_NAME_LENGTH", 256, "Longest app, event, view or key name accepted.", int),
+    Setting("USAGE_COLLECTOR_WAIT_S", 1.0, "How long bulk fetch waits for a collector's is_ready (Kibana's maximumWaitTimeForAllCollectorsInS).", float),
+    Setting("USAGE_COUNTERS_FLUSH_S", 5.0, "How often buffered server usage counters are written (Kibana's usageCounters.bufferDuration).", float),
+    Setting("USAGE_UI_COUNTERS_KEEP_DAYS", 90, "Days of daily UI and server usage counters kept before retention deletes them.", int),
+    Setting("USAGE_APP_USAGE_KEEP_DAYS", 90, "Days of daily application usage kept before being rolled into totals.", int),
+    Setting("USAGE_ROLLUP_INTERVAL_S", 3600.0, "How often rollups and retention run in the server (also at start); 0 disables the timer.", float),
+    Setting("USAGE_REPORT_IDS_KEEP_DAYS", 7, "Days a seen reportId is remembered so a retried report is not counted twice.", int),
+    Setting("USAGE_FLUSH_INTERVAL_S", 30.0, "How often browsers flush their buffered report (also on hide and close).", float),
+    Setting("USAGE_UI_COUNTERS_ENABLED", True, "When false, browsers record and send nothing (Kibana's usageCollection.uiCounters.enabled).", _bool),
+    Setting("USAGE_HONOR_GPC", True, "Treat a browser sending the Global Privacy Control signal as opted out.", _bool),
+    Setting("USAGE_SERVICE_NAME", "usage-collection", "Service name reported by /api/stats and in telemetry snapshots.", str),
+    Setting("USAGE_STATIC_DIR", str(REPO_ROOT / "static"), "Folder holding usage.js, the demo and dashboard assets.", str),
+    Setting("USAGE_DEMO", False, "Serve the demo app at / (the README's demo command turns it on).", _bool),
+    Setting("USAGE_NODE_MODULES", str(REPO_ROOT / "node_modules"), "Folder where the set-up installed pyodide and the chart library from npm.", str),
+]
+
+SETTINGS_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Defaults, then the environment, then explicit overrides (create_app's config)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = setting.default
+        if setting.name in environ:
+            try:
+                value = setting.parse(environ[setting.name])
+            except ValueError as exc:
+                raise ValueError(f"environment variable {setting.name}: {exc}") from None
+        values[setting.name] = value
+    values.update(overrides or {})
+    return values
