@@ -63,6 +63,16 @@ SETTINGS: list[Setting] = [
     Setting("USAGE_STATIC_DIR", str(REPO_ROOT / "static"), "Folder holding usage.js, the demo and dashboard assets.", str),
     Setting("USAGE_DEMO", False, "Serve the demo app at / (the README's demo command turns it on).", _bool),
     Setting("USAGE_NODE_MODULES", str(REPO_ROOT / "node_modules"), "Folder where the set-up installed pyodide and the chart library from npm.", str),
+    Setting("USAGE_TELEMETRY_OPT_IN", None, "The deployment's telemetry opt-in default: true, false, or unset (ask an admin on the settings page).", _optional_bool),
+    Setting("USAGE_TELEMETRY_ALLOW_CHANGING", True, "When false, USAGE_TELEMETRY_OPT_IN is fixed and the settings page and optIn route cannot change it.", _bool),
+    Setting("USAGE_TELEMETRY_URL", None, "Where opted-in snapshots are sent (another deployment's /api/telemetry/v3/intake); unset means nothing is sent.", _optional_str),
+    Setting("USAGE_TELEMETRY_OPT_IN_STATUS_URL", None, "Where an opt-in change is reported, best effort (e.g. .../api/telemetry/v3/intake/opt_in_status); unset means not reported.", _optional_str),
+    Setting("USAGE_TELEMETRY_SEND_FROM", "browser", "Who sends snapshots: 'browser' (admin pages, once a day per browser) or 'server' (a background thread).", str),
+    Setting("USAGE_TELEMETRY_BANNER", True, "Show admins who have not chosen yet a notice asking about telemetry on the settings page and dashboard.", _bool),
+    Setting("USAGE_TELEMETRY_VERSION", None, "Version compared by the opt-in re-prompt rule and sent in snapshot headers; unset means the package version (set it to rehearse an upgrade).", _optional_str),
+    Setting("USAGE_TELEMETRY_TIMEOUT_S", 10.0, "Timeout of each server-side telemetry POST (snapshots and opt-in status).", float),
+    Setting("USAGE_INTAKE_ENABLED", False, "Accept snapshots from other deployments at /api/telemetry/v3/intake and chart them on the dashboard.", _bool),
+    Setting("USAGE_INTAKE_MAX_BYTES", 1024 * 1024, "Largest snapshot body the intake accepts; bigger bodies get 413.", int),
 ]
 
 SETTINGS_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
