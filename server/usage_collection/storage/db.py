@@ -95,6 +95,14 @@ CREATE TABLE IF NOT EXISTS telemetry_snapshots (
     payload TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS telemetry_snapshots_instance_day ON telemetry_snapshots (instance_uuid, day);
+-- Opt-in status changes reported to a deployment acting as a telemetry intake.
+CREATE TABLE IF NOT EXISTS telemetry_opt_in_status (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_uuid TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    opt_in_status INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS telemetry_opt_in_status_instance ON telemetry_opt_in_status (instance_uuid, received_at);
 """
 
 
