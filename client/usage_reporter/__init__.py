@@ -1,0 +1,45 @@
+"""usage_reporter: usage telemetry from the browser, in Python (Brython or Pyodide).
+
+The equivalent of Kibana's ``usageCollection.reportUiCounter`` and application-usage
+tracking. Import it the same way under CPython, Brython and Pyodide::
+
+    from usage_reporter import METRIC_TYPE, report_ui_counter, track_application_view
+
+    report_ui_counter("shop", METRIC_TYPE.CLICK, "add_to_cart")
+
+Everything here is pure Python with no imports outside this package (see README.md); the
+runtime adapters (``_brython.py``, ``_pyodide.py``) call ``install`` at boot.
+"""
+
+from .api import (
+    ViewTracking,
+    flush,
+    install,
+    is_installed,
+    is_opted_out,
+    opt_in,
+    opt_out,
+    report_ui_counter,
+    set_app_id,
+    track_application_view,
+)
+from .application_usage import ApplicationUsageTracker
+from .report import METRIC_TYPE, REPORT_VERSION
+from .reporter import Reporter
+
+__all__ = [
+    "METRIC_TYPE",
+    "REPORT_VERSION",
+    "ApplicationUsageTracker",
+    "Reporter",
+    "ViewTracking",
+    "flush",
+    "install",
+    "is_installed",
+    "is_opted_out",
+    "opt_in",
+    "opt_out",
+    "report_ui_counter",
+    "set_app_id",
+    "track_application_view",
+]

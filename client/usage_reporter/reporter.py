@@ -1,0 +1,421 @@
+"""The browser reporter: records events into a buffer, persists it, and flushes reports.
+
+The equivalent of Kibana's ``Reporter`` (``@kbn/analytics``), with what its users lose
+fixed: events are summed in a *current* buffer saved to storage on every change (a reload
+loses nothing); a flush turns the buffer into a *pending* report with a ``reportId`` that
+stays stored until the server acknowledges it, so every resend (retry, beacon, next page
+load) carries the same id and the receiver counts it once. Failed sends are retried with
+backoff; only a 4xx refusal drops a report.
+
+Clock, storage, transport and id source are injected (see CLIENT-CONTRACT.md); nothing here
+touches the browser and nothing raises into the caller except ``report_ui_counter``'s
+``ValueError``. Builtins only.
+
+    reporter = Reporter(clock=clock, storage=storage, transport=transport, new_id=new_id)
+    reporter.report_ui_counter("shop", METRIC_TYPE.CLICK, "buy")
+    reporter.tick()   # the adapter calls this about once a second
+"""
+
+from . import _json
+from .buffer import ReportBuffer, is_count, is_number, is_report_id
+from .consent import Consent
+from .report import USER_AGENT_APP_NAME
+from .validation import check_app_name, check_ui_counter, check_view_id
+
+STATE_FORMAT = 1
+
+
+def is_retryable(status):
+    """Worth sending again: a network error (None), 5xx, 408 or 429 (and anything odd).
+
+    Any other 4xx means the server refused this report (bad data, too large): sending it
+    again cannot succeed, so it is dropped.
+    """
+    if status is None or not 400 <= status < 500:
+        return True
+    return status in (408, 429)
+
+
+class Reporter:
+    """Buffer, storage and flush policy for one page.
+
+    Timing (seconds): a flush every ``flush_interval_s``; a stored report is sent
+    ``start_delay_s`` after start; after a failed send the next try waits ``backoff_s``,
+    doubling per consecutive failure up to ``max_backoff_s``, or longer if the server's
+    Retry-After says so (honoured up to ``max_retry_after_s``); a send with no answer after
+    ``send_timeout_s`` counts as a network error.
+    """
+
+    def __init__(self, *, clock, storage, transport, new_id, log=None, flush_interval_s=30.0,
+                 storage_key="usage_reporter", enabled=True, global_privacy_control=False,
+                 start_delay_s=1.0, backoff_s=5.0, max_backoff_s=300.0, max_retry_after_s=3600.0,
+                 send_timeout_s=60.0, max_entries=1000, max_report_chars=60000, max_pending=5):
+        self._clock = clock
+        self._storage = storage
+        self._transport = transport
+        self._new_id = new_id
+        self._log = log
+        self._key = storage_key
+        self.flush_interval_s = float(flush_interval_s)
+        self.start_delay_s = float(start_delay_s)
+        self.backoff_s = float(backoff_s)
+        self.max_backoff_s = float(max_backoff_s)
+        self.max_retry_after_s = float(max_retry_after_s)
+        self.send_timeout_s = float(send_timeout_s)
+        self.max_pending = max_pending
+        self._logged = {}
+        self._buffer = ReportBuffer(max_entries, max_report_chars)
+        self._pending = []  # [(report_id or None, report JSON text)], oldest first
+        self._hooks = []
+        self._in_flight = False
+        self._send_seq = 0
+        self._sent_at = 0.0
+        self._failures = 0
+        self._flushing = False
+        self._written = None
+        self._enabled = bool(enabled)
+        self._consent = Consent(storage, storage_key + ".consent", global_privacy_control, self.log_once)
+        self._next_flush_at = self._now() + self.flush_interval_s * 1000
+        if self.active:
+            self._load()
+            if self._pending or not self._buffer.is_empty():
+                self._schedule(self.start_delay_s)
+        else:
+            self._clear_all()
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def active(self):
+        """Recording and sending: enabled and not opted out."""
+        return self._enabled and not self._consent.opted_out
+
+    @property
+    def enabled(self):
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value):
+        self._enabled = bool(value)
+        if self.active:
+            self._schedule(self.flush_interval_s)
+        else:
+            self._clear_all()
+
+    @property
+    def opted_out(self):
+        return self._consent.opted_out
+
+    @property
+    def pending_count(self):
+        """Reports waiting for the server's acknowledgement (for adapters and diagnostics)."""
+        return len(self._pending)
+
+    def opt_out(self):
+        """Remember the visitor's opt-out; drop everything recorded and stop sending."""
+        self._guard("opt-out", self._consent.opt_out)
+        self._clear_all()
+
+    def opt_in(self):
+        self._guard("opt-in", self._consent.opt_in)
+        if self.active:
+            self._schedule(self.flush_interval_s)
+
+    def _clear_all(self):
+        self._buffer.clear()
+        self._pending = []
+        self._in_flight = False
+        self._send_seq += 1  # a send still under way is ignored when it answers
+        self._written = None
+        try:
+            self._storage.remove(self._key)
+        except Exception as exc:
+            self.log_once("storage-remove", "could not clear stored usage data: " + str(exc))
+
+    # -- recording ------------------------------------------------------------------------------
+
+    def report_ui_counter(self, app_name, metric_type, event_names, count=1):
+        """Add ``count`` to each event's counter (Kibana's ``reportUiCounter``).
+
+        Raises ValueError for a bad call, even when not recording, so mistakes show up
+        in development whatever the developer's own consent.
+        """
+        names = check_ui_counter(app_name, metric_type, event_names, count)
+        if not self.active:
+            return
+        try:
+            for name in names:
+                if not self._buffer.add_ui_counter(app_name, metric_type, name, count):
+                    self._log_full()
+            self._persist()
+        except Exception as exc:
+            self.log_once("record", "failed to record a UI counter: " + str(exc))
+
+    def report_user_agent(self, user_agent, app_name=USER_AGENT_APP_NAME):
+        """Keep the browser's user agent in the report (one per report, as in Kibana)."""
+        if not self.active or not isinstance(user_agent, str) or not user_agent:
+            return
+        try:
+            check_app_name("app_name", app_name)
+            if self._buffer.set_user_agent(app_name, user_agent):
+                self._persist()
+        except Exception as exc:
+            self.log_once("user-agent", "ignored a user agent: " + str(exc))
+
+    def report_application_usage(self, app_id, view_id, minutes_on_screen, number_of_clicks):
+        """Add time on screen and clicks for a view (called by ApplicationUsageTracker)."""
+        if not self.active:
+            return
+        try:
+            check_app_name("app_id", app_id)
+            check_view_id(view_id)
+            if not is_number(minutes_on_screen) or minutes_on_screen < 0 or not is_count(number_of_clicks):
+                raise ValueError("minutes " + repr(minutes_on_screen) + " / clicks " + repr(number_of_clicks))
+            if minutes_on_screen == 0 and number_of_clicks == 0:
+                return
+            if not self._buffer.add_application_usage(app_id, view_id, float(minutes_on_screen), number_of_clicks):
+                self._log_full()
+            self._persist()
+        except Exception as exc:
+            self.log_once("app-usage", "ignored application usage: " + str(exc))
+
+    def take_current(self):
+        """Remove and return the current buffer as a report dict (moving early events)."""
+        report = self._buffer.to_report()
+        self._buffer.clear()
+        self._persist()
+        return report
+
+    def merge(self, report):
+        """Add a report dict's entries to the current buffer (what ``take_current`` gave)."""
+        if not self.active:
+            return
+        try:
+            self._buffer.merge(report)
+            self._persist()
+        except Exception as exc:
+            self.log_once("merge", "could not merge early events: " + str(exc))
+
+    def _log_full(self):
+        self.log_once("full", "the usage buffer is full; new counters are dropped until the next flush")
+
+    # -- flushing ------------------------------------------------------------------------------
+
+    def add_flush_hook(self, fn):
+        """``fn()`` runs right before each report is built (the tracker folds time in)."""
+        self._hooks.append(fn)
+
+    def tick(self):
+        """Flush when due; the adapter calls this about once a second."""
+        try:
+            if not self.active:
+                return
+            now = self._now()
+            if self._in_flight:
+                if now - self._sent_at >= self.send_timeout_s * 1000:
+                    self.log_once("timeout", "a usage report got no answer in time; it will be retried")
+                    self._on_result(self._send_seq, None, None)
+                return
+            if now >= self._next_flush_at:
+                self._flush()
+        except Exception as exc:
+            self.log_once("tick", "flush failed: " + str(exc))
+
+    def flush(self):
+        """Send now (no-op when empty, opted out, or a send is under way)."""
+        try:
+            self._flush()
+        except Exception as exc:
+            self.log_once("flush", "flush failed: " + str(exc))
+
+    def _flush(self):
+        if not self.active or self._in_flight or self._flushing:
+            return
+        self._run_hooks()
+        if not self._pending:
+            if self._buffer.is_empty():
+                self._schedule(self.flush_interval_s)
+                return
+            self._promote()
+        self._send()
+
+    def flush_beacon(self):
+        """Page hiding or closing: queue every pending report (and the buffer) as beacons.
+
+        The reports stay stored: a beacon's delivery is never confirmed, so the next send
+        (or the next page load) repeats them with the same reportId.
+        """
+        try:
+            if not self.active:
+                return
+            self._run_hooks()
+            if not self._buffer.is_empty() and len(self._pending) < self.max_pending:
+                self._promote()
+            for report_id, text in self._pending:
+                if not self._transport.beacon('{"report":' + text + "}"):
+                    self.log_once("beacon", "the browser refused a beacon; the report is kept for later")
+        except Exception as exc:
+            self.log_once("beacon-error", "beacon failed: " + str(exc))
+
+    def _run_hooks(self):
+        self._flushing = True
+        try:
+            for hook in self._hooks:
+                self._guard("hook", hook)
+        finally:
+            self._flushing = False
+
+    def _promote(self):
+        """Turn the current buffer into a pending report with its own reportId."""
+        report_id = None
+        try:
+            report_id = self._new_id()
+        except Exception as exc:
+            self.log_once("new-id", "could not make a reportId: " + str(exc))
+        if not is_report_id(report_id):
+            report_id = None  # accepted by the server, just not deduplicated
+        self._pending.append((report_id, self._buffer.to_json(report_id)))
+        self._buffer.clear()
+        self._persist()
+
+    def _send(self):
+        self._in_flight = True
+        self._send_seq += 1
+        seq = self._send_seq
+        self._sent_at = self._now()
+        body = '{"report":' + self._pending[0][1] + "}"
+
+        def on_result(status, retry_after_s=None):
+            try:
+                self._on_result(seq, status, retry_after_s)
+            except Exception as exc:
+                self.log_once("result", "could not handle a send result: " + str(exc))
+
+        try:
+            self._transport.send(body, on_result)
+        except Exception as exc:
+            self.log_once("send", "could not send a usage report: " + str(exc))
+            self._on_result(seq, None, None)
+
+    def _on_result(self, seq, status, retry_after_s):
+        if seq != self._send_seq or not self._in_flight:
+            return  # answer to a send we gave up on, or from before an opt-out
+        self._in_flight = False
+        status = _status_code(status)
+        if status is not None and 200 <= status < 300:
+            self._pending.pop(0)
+            self._failures = 0
+            self._persist()
+            self._schedule(0 if self._pending else self.flush_interval_s)
+        elif is_retryable(status):
+            self._failures += 1
+            delay = min(self.max_backoff_s, self.backoff_s * 2 ** min(self._failures - 1, 30))
+            if is_number(retry_after_s) and retry_after_s > delay:
+                delay = min(float(retry_after_s), self.max_retry_after_s)
+            what = "network error" if status is None else "HTTP " + str(status)
+            self.log_once("retry", "sending usage failed (" + what + "); keeping it and retrying with backoff")
+            self._schedule(delay)
+        else:
+            self._pending.pop(0)
+            self._failures = 0
+            self._persist()
+            self.log_once("refused-" + str(status), "the server refused a usage report (HTTP " + str(status)
+                           + ") and it was dropped; the server's log says why")
+            self._schedule(0 if self._pending else self.flush_interval_s)
+
+    def _schedule(self, delay_s):
+        self._next_flush_at = self._now() + delay_s * 1000
+
+    # -- storage ------------------------------------------------------------------------------
+
+    def _state_text(self):
+        pending = ",".join([text for report_id, text in self._pending])
+        return ('{"format":' + str(STATE_FORMAT) + ',"pending":[' + pending + '],"current":'
+                + self._buffer.to_json() + "}")
+
+    def _persist(self):
+        if not self.active:
+            return
+        empty = not self._pending and self._buffer.is_empty()
+        text = None if empty else self._state_text()
+        if text == self._written:
+            return
+        try:
+            if text is None:
+                self._storage.remove(self._key)
+            else:
+                self._storage.set(self._key, text)
+            self._written = text
+        except Exception as exc:
+            self._written = None
+            self.log_once("storage-set", "could not save usage data to storage (kept in memory): " + str(exc))
+
+    def _load(self):
+        try:
+            text = self._storage.get(self._key)
+        except Exception as exc:
+            self.log_once("storage-get", "could not read stored usage data: " + str(exc))
+            return
+        if text is None:
+            return
+        self._written = text
+        dropped = 0
+        try:
+            state = _json.loads(text)
+            if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+                raise ValueError("not a format " + str(STATE_FORMAT) + " state")
+            for report in state.get("pending") or []:
+                dropped += self._load_pending(report)
+            current = state.get("current")
+            if isinstance(current, dict) and current.get("reportVersion") == 3:
+                dropped += self._buffer.merge(current)
+            elif current is not None:
+                dropped += 1
+        except Exception as exc:
+            self._pending = []
+            self._buffer.clear()
+            dropped = 0
+            self.log_once("storage-garbage", "discarded unreadable stored usage data: " + str(exc))
+        if dropped:
+            self.log_once("storage-dropped", "discarded " + str(dropped) + " malformed stored entries")
+        self._persist()
+
+    def _load_pending(self, report):
+        if not isinstance(report, dict) or report.get("reportVersion") != 3:
+            return 1
+        buffer = ReportBuffer(self._buffer.max_entries, self._buffer.max_chars * 2)
+        dropped = buffer.merge(report)
+        report_id = report.get("reportId")
+        if not buffer.is_empty():
+            self._pending.append((report_id if is_report_id(report_id) else None, buffer.to_json(
+                report_id if is_report_id(report_id) else None)))
+        return dropped
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _now(self):
+        return float(self._clock())
+
+    def _guard(self, kind, fn):
+        try:
+            fn()
+        except Exception as exc:
+            self.log_once(kind, "error in " + kind + ": " + str(exc))
+
+    def log_once(self, kind, message):
+        """Log each kind of problem once per page: the console stays readable."""
+        if kind in self._logged:
+            return
+        self._logged[kind] = True
+        if self._log is not None:
+            try:
+                self._log("usage_reporter: " + message)
+            except Exception:
+                pass
+
+
+def _status_code(status):
+    """The HTTP status as an int, or None (network error or anything unreadable)."""
+    if isinstance(status, bool) or not is_number(status):
+        return None
+    return int(status)

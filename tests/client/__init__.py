@@ -1,0 +1,1 @@
+"""Unit tests of the pure client core (``client/usage_reporter``), runnable without pytest."""
