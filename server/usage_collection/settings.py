@@ -52,6 +52,7 @@ SETTINGS: list[Setting] = [
     Setting("USAGE_MAX_NAME_LENGTH", 256, "Longest app, event, view or key name accepted.", int),
     Setting("USAGE_COLLECTOR_WAIT_S", 1.0, "How long bulk fetch waits for a collector's is_ready (Kibana's maximumWaitTimeForAllCollectorsInS).", float),
     Setting("USAGE_COUNTERS_FLUSH_S", 5.0, "How often buffered server usage counters are written (Kibana's usageCounters.bufferDuration).", float),
+    Setting("USAGE_COUNTERS_REPORT_DAYS", 7, "Days of daily UI and server counters the ui_counters and usage_counters collectors report (the rest stays stored).", int),
     Setting("USAGE_UI_COUNTERS_KEEP_DAYS", 90, "Days of daily UI and server usage counters kept before retention deletes them.", int),
     Setting("USAGE_APP_USAGE_KEEP_DAYS", 90, "Days of daily application usage kept before being rolled into totals.", int),
     Setting("USAGE_ROLLUP_INTERVAL_S", 3600.0, "How often rollups and retention run in the server (also at start); 0 disables the timer.", float),
