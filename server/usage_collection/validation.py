@@ -1,0 +1,275 @@
+"""Strict validation of a posted report body, at the edge, before anything is stored.
+
+The field list is not repeated here: the walk follows ``REPORT_FIELDS`` / ``ENTRY_FIELDS``
+from ``usage_reporter.report``, the module the browser builds reports with, so client and
+server cannot drift apart. On top of those tables this module adds the rules a shared
+store needs (names non-empty and bounded, counts whole and non-negative, no colon in app
+names) and answers every refusal the way Kibana's config-schema does, naming the path::
+
+    [request body.report.uiCounter.discover-click-open.total]: expected value of type [number] but got [string]
+
+Choices that differ from Kibana (documented in the README): numeric strings such as
+``"4"`` are refused (Kibana coerces them), ``total`` and ``numberOfClicks`` must be whole
+numbers, a ``total`` of 0 is accepted and stores nothing, and names have length limits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, NamedTuple
+
+from usage_reporter.report import ENTRY_FIELDS, REPORT_FIELDS, REPORT_ID_MAX_LENGTH, REPORT_VERSION
+
+from .errors import BadRequest
+
+USER_AGENT_MAX_LENGTH = 1024
+MAX_SAFE_INTEGER = 2**53 - 1
+REPORT_ID_CHARS = "A-Z a-z 0-9 . _ : -"
+_REPORT_ID = re.compile(r"[A-Za-z0-9._:-]{1,%d}\Z" % REPORT_ID_MAX_LENGTH)
+_ROOT = "request body"
+_SHAPE_HINT = 'A report is posted as {"report": {"reportVersion": 3, "uiCounter": {...}}}.'
+
+# Rules layered on the field tables, keyed by field name (whatever map it appears in).
+NON_EMPTY_FIELDS = frozenset({"key", "type", "appName", "eventName", "appId", "viewId"})
+NO_COLON_FIELDS = frozenset({"appName", "appId"})
+WHOLE_NUMBER_FIELDS = frozenset({"total", "numberOfClicks"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits, from the ``USAGE_MAX_*`` settings."""
+
+    max_entries: int = 1000
+    max_name_length: int = 256
+    max_user_agent_length: int = USER_AGENT_MAX_LENGTH
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> "Limits":
+        return cls(max_entries=int(settings["USAGE_MAX_ENTRIES"]),
+                   max_name_length=int(settings["USAGE_MAX_NAME_LENGTH"]))
+
+
+class UiCounter(NamedTuple):
+    app_name: str
+    event_name: str
+    type: str
+    total: int
+    key: str
+    namespace: str | None = None
+
+
+class UserAgent(NamedTuple):
+    key: str
+    type: str
+    app_name: str
+    user_agent: str
+
+
+class ApplicationUsage(NamedTuple):
+    app_id: str
+    view_id: str
+    minutes_on_screen: float
+    number_of_clicks: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """A validated report: what ``store_report`` accepts."""
+
+    report_id: str | None = None
+    ui_counters: tuple[UiCounter, ...] = ()
+    user_agents: tuple[UserAgent, ...] = ()
+    application_usage: tuple[ApplicationUsage, ...] = ()
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode a body as strict JSON: UTF-8, no NaN/Infinity literals, no duplicate keys."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"[{_ROOT}]: the body is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
+    except BadRequest:
+        raise
+    except RecursionError:
+        raise BadRequest(f"[{_ROOT}]: the JSON is nested too deeply.") from None
+    except ValueError as exc:  # JSONDecodeError, and ints beyond Python's digit limit
+        raise BadRequest(f"[{_ROOT}]: the body is not valid JSON ({exc}).") from None
+
+
+def validate_body(body: Any, limits: Limits = Limits()) -> Report:
+    """Check a decoded body ``{"report": {...}}`` and return the typed report, or raise ``BadRequest``."""
+    if type(body) is not dict:
+        raise _error(_ROOT, f"expected a plain object value, but found [{_js_type(body)}] instead. {_SHAPE_HINT}")
+    _object(body, _ROOT, {"report": None})
+    if "report" not in body:
+        raise _error(_ROOT + ".report", f"expected a plain object value, but found [undefined] instead. {_SHAPE_HINT}")
+    path = _ROOT + ".report"
+    report = body["report"]
+    _object(report, path, REPORT_FIELDS)
+    values: dict[str, Any] = {}
+    for name, (kind, required) in REPORT_FIELDS.items():
+        if name in report or required:
+            values[name] = _value(report.get(name, _MISSING), f"{path}.{name}", name, kind, limits)
+    return Report(
+        report_id=values.get("reportId"),
+        ui_counters=tuple(UiCounter(e["appName"], e["eventName"], e["type"], e["total"], e["key"], e.get("namespace"))
+                          for e in values.get("uiCounter", ())),
+        user_agents=tuple(UserAgent(e["key"], e["type"], e["appName"], e["userAgent"])
+                          for e in values.get("userAgent", ())),
+        application_usage=tuple(ApplicationUsage(e["appId"], e["viewId"], e["minutesOnScreen"], e["numberOfClicks"])
+                                for e in values.get("application_usage", ())),
+    )
+
+
+def parse_report(raw: bytes, limits: Limits = Limits()) -> Report:
+    """``parse_json`` then ``validate_body``: raw request bytes to a typed report."""
+    return validate_body(parse_json(raw), limits)
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BadRequest(f"[{_ROOT}]: the body is not valid JSON ({name} is not a JSON number).")
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise BadRequest(f"[{_ROOT}]: the key {_show(key)} appears twice in one JSON object; "
+                                 "send each key once.")
+            seen.add(key)
+    return result
+
+
+def _value(value: Any, path: str, name: str, kind: str, limits: Limits) -> Any:
+    if kind == "string":
+        return _string(value, path, name, limits)
+    if kind == "number":
+        return _number(value, path, name)
+    if kind == "version":
+        if type(value) not in (int, float) or value != REPORT_VERSION:
+            raise _error(path, f"expected value to equal [{REPORT_VERSION}]")
+        return REPORT_VERSION
+    if kind == "map":
+        return _entries(value, path, name, limits)
+    raise AssertionError(f"unknown field kind {kind!r} for {name}")  # a bug in report.py's tables
+
+
+def _entries(value: Any, path: str, name: str, limits: Limits) -> list[dict[str, Any]]:
+    if type(value) is not dict:
+        raise _error(path, f"expected value of type [object] but got [{_js_type(value)}]")
+    if len(value) > limits.max_entries:
+        raise _error(path, f"has {len(value)} entries but at most [{limits.max_entries}] are accepted "
+                           "per report (USAGE_MAX_ENTRIES); send smaller reports.")
+    fields = ENTRY_FIELDS[name]
+    entries = []
+    for map_key, entry in value.items():
+        if len(map_key) > limits.max_name_length:
+            raise _error(f"{path}.{_segment(map_key)}", f"key has length [{len(map_key)}] but it must have "
+                         f"a maximum length of [{limits.max_name_length}].")
+        entry_path = f"{path}.{_segment(map_key)}"
+        _object(entry, entry_path, fields)
+        checked = {}
+        for field, (kind, required) in fields.items():
+            if field in entry or required:
+                checked[field] = _value(entry.get(field, _MISSING), f"{entry_path}.{field}", field, kind, limits)
+        entries.append(checked)
+    return entries
+
+
+def _object(value: Any, path: str, fields: Mapping[str, Any]) -> None:
+    if type(value) is not dict:
+        raise _error(path, f"expected a plain object value, but found [{_js_type(value)}] instead.")
+    for key in value:
+        if key not in fields:
+            raise _error(f"{path}.{_segment(key)}", "definition for this key is missing")
+
+
+def _string(value: Any, path: str, name: str, limits: Limits) -> str:
+    if type(value) is not str:
+        raise _error(path, f"expected value of type [string] but got [{_js_type(value)}]")
+    if name == "reportId":
+        if not _REPORT_ID.match(value):
+            raise _error(path, f"expected 1 to {REPORT_ID_MAX_LENGTH} characters from {REPORT_ID_CHARS} "
+                               f"but got {_show(value)}")
+        return value
+    limit = limits.max_user_agent_length if name == "userAgent" else limits.max_name_length
+    if len(value) > limit:
+        raise _error(path, f"value has length [{len(value)}] but it must have a maximum length of [{limit}].")
+    if not value and name in NON_EMPTY_FIELDS:
+        raise _error(path, "value has length [0] but it must have a minimum length of [1].")
+    if name in NO_COLON_FIELDS and ":" in value:
+        raise _error(path, f'value {_show(value)} must not contain ":" (it separates app and event in stored ids).')
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _error(path, "value is not valid Unicode text (it holds a lone surrogate).") from None
+    return value
+
+
+def _number(value: Any, path: str, name: str) -> int | float:
+    kind = type(value)
+    if kind is not int and kind is not float:
+        raise _error(path, f"expected value of type [number] but got [{_js_type(value)}]")
+    if kind is float and not math.isfinite(value):
+        raise _error(path, f"expected a finite number but got [{value}]")
+    if value < 0:
+        raise _error(path, "Value must be equal to or greater than [0].")
+    if value > MAX_SAFE_INTEGER:
+        raise _error(path, f"Value must be equal to or lower than [{MAX_SAFE_INTEGER}].")
+    if name in WHOLE_NUMBER_FIELDS:
+        if kind is float:
+            if not value.is_integer():
+                raise _error(path, f"expected a whole number (a count) but got [{value}]")
+            return int(value)
+        return value
+    return float(value)
+
+
+def _js_type(value: Any) -> str:
+    """The name Kibana's messages use for a value's type (JavaScript's ``typeDetect``)."""
+    if value is _MISSING:
+        return "undefined"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "Array"
+    return "Object"
+
+
+def _segment(key: str, limit: int = 80) -> str:
+    """A map key as it appears in an error path, cut short so a huge key cannot bloat the answer."""
+    return key if len(key) <= limit else key[:limit] + "…"
+
+
+def _show(value: str, limit: int = 80) -> str:
+    return json.dumps(_segment(value, limit))
+
+
+def _error(path: str, message: str) -> BadRequest:
+    return BadRequest(f"[{path}]: {message}")
+
+
+def field_rules() -> Iterable[str]:
+    """Every field name a rule above refers to (a test checks each exists in the field tables)."""
+    return NON_EMPTY_FIELDS | NO_COLON_FIELDS | WHOLE_NUMBER_FIELDS | {"userAgent", "reportId"}
