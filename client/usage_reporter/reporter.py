@@ -16,24 +16,12 @@ touches the browser and nothing raises into the caller except ``report_ui_counte
     reporter.tick()   # the adapter calls this about once a second
 """
 
-from . import _json
 from .buffer import ReportBuffer, is_count, is_number, is_report_id
 from .consent import Consent
 from .report import USER_AGENT_APP_NAME
+from .retry_policy import DELIVERED, DROP, RetryPolicy, classify, status_code
+from .stored_state import StoredState
 from .validation import check_app_name, check_ui_counter, check_view_id
-
-STATE_FORMAT = 1
-
-
-def is_retryable(status):
-    """Worth sending again: a network error (None), 5xx, 408 or 429 (and anything odd).
-
-    Any other 4xx means the server refused this report (bad data, too large): sending it
-    again cannot succeed, so it is dropped.
-    """
-    if status is None or not 400 <= status < 500:
-        return True
-    return status in (408, 429)
 
 
 class Reporter:
@@ -42,8 +30,10 @@ class Reporter:
     Timing (seconds): a flush every ``flush_interval_s``; a stored report is sent
     ``start_delay_s`` after start; after a failed send the next try waits ``backoff_s``,
     doubling per consecutive failure up to ``max_backoff_s``, or longer if the server's
-    Retry-After says so (honoured up to ``max_retry_after_s``); a send with no answer after
-    ``send_timeout_s`` counts as a network error.
+    Retry-After says so (honoured up to ``max_retry_after_s``; see retry_policy.py); a send
+    with no answer after ``send_timeout_s`` counts as a network error. Size: at most
+    ``max_entries`` keys per map and about ``max_report_chars`` of JSON per report; at most
+    ``max_pending`` reports wait for acknowledgement before a beacon stops adding more.
     """
 
     def __init__(self, *, clock, storage, transport, new_id, log=None, flush_interval_s=30.0,
@@ -51,16 +41,12 @@ class Reporter:
                  start_delay_s=1.0, backoff_s=5.0, max_backoff_s=300.0, max_retry_after_s=3600.0,
                  send_timeout_s=60.0, max_entries=1000, max_report_chars=60000, max_pending=5):
         self._clock = clock
-        self._storage = storage
         self._transport = transport
         self._new_id = new_id
         self._log = log
-        self._key = storage_key
         self.flush_interval_s = float(flush_interval_s)
         self.start_delay_s = float(start_delay_s)
-        self.backoff_s = float(backoff_s)
-        self.max_backoff_s = float(max_backoff_s)
-        self.max_retry_after_s = float(max_retry_after_s)
+        self.retry = RetryPolicy(backoff_s, max_backoff_s, max_retry_after_s)
         self.send_timeout_s = float(send_timeout_s)
         self.max_pending = max_pending
         self._logged = {}
@@ -70,14 +56,14 @@ class Reporter:
         self._in_flight = False
         self._send_seq = 0
         self._sent_at = 0.0
-        self._failures = 0
         self._flushing = False
-        self._written = None
         self._enabled = bool(enabled)
+        self._state = StoredState(storage, storage_key, self.log_once)
         self._consent = Consent(storage, storage_key + ".consent", global_privacy_control, self.log_once)
         self._next_flush_at = self._now() + self.flush_interval_s * 1000
         if self.active:
-            self._load()
+            self._pending = self._state.load(self._buffer)
+            self._persist()
             if self._pending or not self._buffer.is_empty():
                 self._schedule(self.start_delay_s)
         else:
@@ -126,11 +112,7 @@ class Reporter:
         self._pending = []
         self._in_flight = False
         self._send_seq += 1  # a send still under way is ignored when it answers
-        self._written = None
-        try:
-            self._storage.remove(self._key)
-        except Exception as exc:
-            self.log_once("storage-remove", "could not clear stored usage data: " + str(exc))
+        self._state.clear()
 
     # -- recording ------------------------------------------------------------------------------
 
@@ -301,97 +283,30 @@ class Reporter:
         if seq != self._send_seq or not self._in_flight:
             return  # answer to a send we gave up on, or from before an opt-out
         self._in_flight = False
-        status = _status_code(status)
-        if status is not None and 200 <= status < 300:
+        outcome = classify(status)
+        if outcome == DELIVERED or outcome == DROP:
             self._pending.pop(0)
-            self._failures = 0
+            self.retry.succeeded()
             self._persist()
             self._schedule(0 if self._pending else self.flush_interval_s)
-        elif is_retryable(status):
-            self._failures += 1
-            delay = min(self.max_backoff_s, self.backoff_s * 2 ** min(self._failures - 1, 30))
-            if is_number(retry_after_s) and retry_after_s > delay:
-                delay = min(float(retry_after_s), self.max_retry_after_s)
-            what = "network error" if status is None else "HTTP " + str(status)
-            self.log_once("retry", "sending usage failed (" + what + "); keeping it and retrying with backoff")
-            self._schedule(delay)
+            if outcome == DROP:
+                code = str(status_code(status))
+                self.log_once("refused-" + code, "the server refused a usage report (HTTP " + code
+                              + ") and it was dropped; the server's log says why")
         else:
-            self._pending.pop(0)
-            self._failures = 0
-            self._persist()
-            self.log_once("refused-" + str(status), "the server refused a usage report (HTTP " + str(status)
-                           + ") and it was dropped; the server's log says why")
-            self._schedule(0 if self._pending else self.flush_interval_s)
+            code = status_code(status)
+            what = "network error" if code is None else "HTTP " + str(code)
+            self.log_once("retry", "sending usage failed (" + what + "); keeping it and retrying with backoff")
+            self._schedule(self.retry.failed(retry_after_s))
 
     def _schedule(self, delay_s):
         self._next_flush_at = self._now() + delay_s * 1000
 
-    # -- storage ------------------------------------------------------------------------------
-
-    def _state_text(self):
-        pending = ",".join([text for report_id, text in self._pending])
-        return ('{"format":' + str(STATE_FORMAT) + ',"pending":[' + pending + '],"current":'
-                + self._buffer.to_json() + "}")
+    # -- helpers ------------------------------------------------------------------------------
 
     def _persist(self):
-        if not self.active:
-            return
-        empty = not self._pending and self._buffer.is_empty()
-        text = None if empty else self._state_text()
-        if text == self._written:
-            return
-        try:
-            if text is None:
-                self._storage.remove(self._key)
-            else:
-                self._storage.set(self._key, text)
-            self._written = text
-        except Exception as exc:
-            self._written = None
-            self.log_once("storage-set", "could not save usage data to storage (kept in memory): " + str(exc))
-
-    def _load(self):
-        try:
-            text = self._storage.get(self._key)
-        except Exception as exc:
-            self.log_once("storage-get", "could not read stored usage data: " + str(exc))
-            return
-        if text is None:
-            return
-        self._written = text
-        dropped = 0
-        try:
-            state = _json.loads(text)
-            if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-                raise ValueError("not a format " + str(STATE_FORMAT) + " state")
-            for report in state.get("pending") or []:
-                dropped += self._load_pending(report)
-            current = state.get("current")
-            if isinstance(current, dict) and current.get("reportVersion") == 3:
-                dropped += self._buffer.merge(current)
-            elif current is not None:
-                dropped += 1
-        except Exception as exc:
-            self._pending = []
-            self._buffer.clear()
-            dropped = 0
-            self.log_once("storage-garbage", "discarded unreadable stored usage data: " + str(exc))
-        if dropped:
-            self.log_once("storage-dropped", "discarded " + str(dropped) + " malformed stored entries")
-        self._persist()
-
-    def _load_pending(self, report):
-        if not isinstance(report, dict) or report.get("reportVersion") != 3:
-            return 1
-        buffer = ReportBuffer(self._buffer.max_entries, self._buffer.max_chars * 2)
-        dropped = buffer.merge(report)
-        report_id = report.get("reportId")
-        if not buffer.is_empty():
-            self._pending.append((report_id if is_report_id(report_id) else None, buffer.to_json(
-                report_id if is_report_id(report_id) else None)))
-        return dropped
-
-    # -- helpers ------------------------------------------------------------------------------
+        if self.active:
+            self._state.save(self._pending, self._buffer)
 
     def _now(self):
         return float(self._clock())
@@ -412,10 +327,3 @@ class Reporter:
                 self._log("usage_reporter: " + message)
             except Exception:
                 pass
-
-
-def _status_code(status):
-    """The HTTP status as an int, or None (network error or anything unreadable)."""
-    if isinstance(status, bool) or not is_number(status):
-        return None
-    return int(status)

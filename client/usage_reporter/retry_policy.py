@@ -1,0 +1,57 @@
+"""What to do with a send's answer, and how long to wait before trying again.
+
+Retry only what is worth retrying (as PostHog's consumer does): a network error, 5xx, 408
+and 429 keep the report and try again after an exponential backoff with a cap, or later if
+the server's ``Retry-After`` asks for it. Any other 4xx is the server refusing this report
+(bad data, too large): sending it again cannot succeed, so it is dropped. Builtins only.
+"""
+
+from .buffer import is_number
+
+DELIVERED = "delivered"
+RETRY = "retry"
+DROP = "drop"
+
+
+def status_code(status):
+    """The HTTP status as an int, or None (a network error, or anything unreadable)."""
+    if isinstance(status, bool) or not is_number(status):
+        return None
+    return int(status)
+
+
+def classify(status):
+    """DELIVERED for 2xx, DROP for a 4xx other than 408/429, RETRY for the rest (None too)."""
+    status = status_code(status)
+    if status is not None and 200 <= status < 300:
+        return DELIVERED
+    if status is not None and 400 <= status < 500 and status not in (408, 429):
+        return DROP
+    return RETRY
+
+
+class RetryPolicy:
+    """Consecutive failures and the delay they call for, in seconds.
+
+        policy = RetryPolicy(backoff_s=5, max_backoff_s=300)
+        policy.failed()          # 5.0, then 10, 20, 40 ... 300, 300
+        policy.failed(120)       # a Retry-After of 120 s wins over a shorter backoff
+        policy.succeeded()       # back to 5 s for the next failure
+    """
+
+    def __init__(self, backoff_s=5.0, max_backoff_s=300.0, max_retry_after_s=3600.0):
+        self.backoff_s = float(backoff_s)
+        self.max_backoff_s = float(max_backoff_s)
+        self.max_retry_after_s = float(max_retry_after_s)
+        self.failures = 0
+
+    def failed(self, retry_after_s=None):
+        """Count a failure; return how long to wait before the next try."""
+        self.failures += 1
+        delay = min(self.max_backoff_s, self.backoff_s * 2 ** min(self.failures - 1, 30))
+        if is_number(retry_after_s) and retry_after_s > delay:
+            delay = min(float(retry_after_s), self.max_retry_after_s)
+        return delay
+
+    def succeeded(self):
+        self.failures = 0
