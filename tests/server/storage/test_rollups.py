@@ -1,0 +1,118 @@
+"""Rollups and retention with an injected clock: old days move into totals, nothing reported changes."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from usage_collection import UsageCollection
+from usage_collection.collectors import FetchContext
+from usage_collection.collectors.application_usage import fetch_application_usage
+from usage_collection.settings import load_settings
+from usage_collection.storage.rollups import apply_counter_retention, roll_application_usage, run_rollups
+from usage_collection.timeutil import iso_timestamp
+
+from support.usage_rows import NOW, Clock, add_app_total, add_app_usage, add_counter, day, db, no_leaked_threads  # noqa: F401
+
+
+def table(db, name):
+    return db.conn.execute(f"SELECT * FROM {name} ORDER BY 1, 2, 3").fetchall()
+
+
+def totals(db):
+    return db.conn.execute("SELECT app_id, view_id, minutes_on_screen, number_of_clicks FROM application_usage_totals "
+                           "ORDER BY app_id, view_id").fetchall()
+
+
+def test_days_older_than_keep_days_are_rolled_into_totals(db):
+    add_app_usage(db, "discover", "main", day(100), 2.5, 4)
+    add_app_usage(db, "discover", "main", day(120), 1.5, 6)
+    add_app_usage(db, "discover", "flyout", day(100), 0.5, 1)
+    add_app_usage(db, "discover", "main", day(10), 9.0, 9)
+    add_app_total(db, "discover", "main", 100.0, 100)
+    assert roll_application_usage(db, NOW, 90) == (3, 2)
+    assert totals(db) == [("discover", "flyout", 0.5, 1), ("discover", "main", 104.0, 110)]
+    assert [row[2] for row in table(db, "application_usage_daily")] == [day(10)]
+
+
+def test_the_collectors_totals_are_the_same_before_and_after_and_a_second_run_changes_nothing(db):
+    for days_ago, minutes, clicks in [(0, 1.0, 1), (30, 2.0, 2), (89, 4.0, 4), (90, 8.0, 8), (91, 16.0, 16), (365, 32.0, 32)]:
+        add_app_usage(db, "app", "main", day(days_ago), minutes, clicks)
+        add_app_usage(db, "app", "side", day(days_ago), minutes / 2, clicks)
+    before = fetch_application_usage(FetchContext(db, NOW))
+    assert roll_application_usage(db, NOW, 90) == (6, 2)
+    after = fetch_application_usage(FetchContext(db, NOW))
+    assert after == before
+    assert before["app"]["clicks_total"] == 63 and before["app"]["clicks_90_days"] == 7
+    snapshot = (table(db, "application_usage_daily"), totals(db))
+    assert roll_application_usage(db, NOW, 90) == (0, 0)
+    assert (table(db, "application_usage_daily"), totals(db)) == snapshot
+
+
+def test_nothing_within_the_window_is_rolled(db):
+    add_app_usage(db, "app", "main", day(89), 1.0, 1)
+    assert roll_application_usage(db, NOW, 90) == (0, 0)
+    assert totals(db) == []
+
+
+def test_counter_retention_deletes_old_days_of_both_sources(db):
+    for days_ago in (0, 89, 90, 200):
+        add_counter(db, "discover", "open", on=day(days_ago))
+        add_counter(db, "my_plugin", "job", source="server", on=day(days_ago))
+    assert apply_counter_retention(db, NOW, 90) == 4
+    assert sorted({row[4] for row in table(db, "usage_counters")}) == [day(89), day(0)]
+    assert apply_counter_retention(db, NOW, 90) == 0
+
+
+def test_a_domain_with_its_own_retention_keeps_that_many_days(db):
+    for days_ago in (0, 3, 10, 100):
+        add_counter(db, "short", "x", source="server", on=day(days_ago))
+        add_counter(db, "long", "x", source="server", on=day(days_ago))
+        add_counter(db, "short", "x", source="ui", on=day(days_ago))  # a UI app of the same name: global rule
+    apply_counter_retention(db, NOW, 90, {"short": 5, "long": 365})
+    kept = {(row[0], row[3]): [] for row in table(db, "usage_counters")}
+    for row in table(db, "usage_counters"):
+        kept[row[0], row[3]].append(row[4])
+    assert sorted(kept[("short", "server")]) == [day(3), day(0)]
+    assert sorted(kept[("long", "server")]) == [day(100), day(10), day(3), day(0)]
+    assert sorted(kept[("short", "ui")]) == [day(10), day(3), day(0)]
+
+
+def test_run_rollups_does_everything_with_the_settings(db):
+    add_app_usage(db, "app", "main", day(100), 1.0, 1)
+    add_counter(db, "app", "event", on=day(100))
+    db.conn.execute("INSERT INTO reports_seen (report_id, received_at) VALUES ('old', ?), ('new', ?)",
+                    (iso_timestamp(NOW - timedelta(days=8)), iso_timestamp(NOW)))
+    summary = run_rollups(db, NOW, load_settings(environ={}))
+    assert summary.as_dict() == {"application_usage_days_rolled": 1, "application_usage_totals_updated": 1,
+                                 "usage_counters_deleted": 1, "reports_seen_deleted": 1}
+    assert db.conn.execute("SELECT report_id FROM reports_seen").fetchall() == [("new",)]
+
+
+def test_the_rollup_thread_runs_at_start_and_stops_on_close(db, db_path, no_leaked_threads):
+    from flask import Flask
+
+    add_app_usage(db, "app", "main", day(100), 1.0, 1)
+    app = Flask("rollups_test")
+    app.config.update(USAGE_DB=str(db_path), USAGE_ROLLUP_INTERVAL_S=60)
+    UsageCollection(app, clock=Clock())
+    state = app.extensions["usage_collection"]
+    assert state.rollup_task is None  # lazily: nothing before the first request
+    app.test_client().get("/api/status")
+    deadline = time.monotonic() + 5
+    while table(db, "application_usage_daily") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert totals(db) == [("app", "main", 1.0, 1)]
+    assert state.rollup_task.running
+    state.close()
+    assert state.rollup_task is None
+
+
+@pytest.mark.parametrize("interval", [0, -1])
+def test_no_rollup_thread_when_the_interval_is_zero(app, interval):
+    state = app.extensions["usage_collection"]
+    state.settings["USAGE_ROLLUP_INTERVAL_S"] = interval
+    app.test_client().get("/api/status")
+    assert state.rollup_task is None
