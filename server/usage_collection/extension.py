@@ -2,21 +2,35 @@
 
 Per-app state lives in ``app.extensions["usage_collection"]`` (a ``UsageState``); the
 database is opened lazily once per request and closed at teardown, never a module global.
+
+The extension object owns the collector set and the server usage counters, so both can be
+used before ``init_app`` (the factory pattern: collectors registered and counters created
+at import time, as Kibana plugins do in ``setup``); increments made before then are kept
+and written once the app's database is known. Background upkeep (the counters flush and
+the rollups) runs in daemon threads started lazily and stopped by ``UsageState.close()``.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 import sqlite_utils
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context, has_request_context
 
 from . import storage
+from .background import PeriodicTask
+from .collectors import Collector, CollectorSet, FetchContext, builtin_collectors
+from .collectors import make_stats_collector as _make_stats_collector
+from .collectors import make_usage_collector as _make_usage_collector
+from .collectors.schema import Schema
 from .errors import register_error_handlers
 from .settings import load_settings
+from .storage.rollups import RollupSummary, run_rollups
+from .usage_counters import UsageCounter, UsageCounters
 
 Clock = Callable[[], datetime]
 
@@ -35,6 +49,11 @@ class UsageState:
     clock: Clock
     instance_uuid: str
     extras: dict[str, Any] = field(default_factory=dict)
+    collector_set: CollectorSet = field(default_factory=CollectorSet)
+    usage_counters: UsageCounters | None = None
+    rollup_task: PeriodicTask | None = None
+    _background_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _closed: bool = False
 
     @property
     def db_path(self) -> str:
@@ -42,6 +61,50 @@ class UsageState:
 
     def connect(self) -> sqlite_utils.Database:
         return storage.connect(self.db_path)
+
+    def fetch_context(self, db: sqlite_utils.Database) -> FetchContext:
+        """What collectors' ``fetch`` receive: the database, the clock's now, the settings."""
+        return FetchContext(db, self.clock(), self.settings)
+
+    def bulk_fetch(self, db: sqlite_utils.Database, *, only_usage: bool = False) -> list[dict[str, Any]]:
+        return self.collector_set.bulk_fetch(self.fetch_context(db), only_usage=only_usage,
+                                             wait_s=float(self.settings["USAGE_COLLECTOR_WAIT_S"]))
+
+    def run_rollups(self) -> RollupSummary:
+        """Rollups and retention now, on a connection of their own."""
+        domains = self.usage_counters.retention_by_domain() if self.usage_counters else {}
+        db = self.connect()
+        try:
+            return run_rollups(db, self.clock(), self.settings, domains)
+        finally:
+            db.conn.close()
+
+    def start_background(self) -> None:
+        """Start the rollup thread (runs now, then every USAGE_ROLLUP_INTERVAL_S; 0 = never)."""
+        if self.rollup_task is not None or self._closed:
+            return
+        interval = float(self.settings["USAGE_ROLLUP_INTERVAL_S"])
+        if interval <= 0:
+            return
+        with self._background_lock:
+            if self.rollup_task is None and not self._closed:
+                self.rollup_task = PeriodicTask("rollups", interval, self.run_rollups, run_at_start=True)
+                self.rollup_task.start()
+
+    def close(self) -> None:
+        """Stop background threads, write buffered usage counters, and close every ``extras``
+        value that has a ``close()`` (connection pools, senders). Idempotent."""
+        with self._background_lock:
+            self._closed = True
+            task, self.rollup_task = self.rollup_task, None
+        if task is not None:
+            task.stop()
+        if self.usage_counters is not None:
+            self.usage_counters.close()
+        for extra in list(self.extras.values()):
+            closer = getattr(extra, "close", None)
+            if callable(closer):
+                closer()
 
 
 def get_state(app: Flask | None = None) -> UsageState:
@@ -67,8 +130,15 @@ class UsageCollection:
     def __init__(self, app: Flask | None = None, *, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or utc_now
         self.app: Flask | None = None
+        self.collector_set = CollectorSet()
+        self.usage_counters = UsageCounters(self._now)
+        for collector in builtin_collectors():
+            self.register_collector(collector)
         if app is not None:
             self.init_app(app)
+
+    def _now(self) -> datetime:
+        return self.clock()
 
     def init_app(self, app: Flask) -> None:
         overrides = {key: value for key, value in app.config.items() if key.startswith("USAGE_")}
@@ -80,14 +150,65 @@ class UsageCollection:
             instance_uuid = _instance_uuid(db)
         finally:
             db.conn.close()
-        state = UsageState(settings=settings, clock=self.clock, instance_uuid=instance_uuid)
+        self.collector_set.wait_s = float(settings["USAGE_COLLECTOR_WAIT_S"])
+        self.usage_counters.bind(str(settings["USAGE_DB"]), float(settings["USAGE_COUNTERS_FLUSH_S"]))
+        state = UsageState(settings=settings, clock=self.clock, instance_uuid=instance_uuid,
+                           collector_set=self.collector_set, usage_counters=self.usage_counters)
         app.extensions[EXTENSION_KEY] = state
         app.teardown_appcontext(_close_db)
+        app.before_request(state.start_background)
         register_error_handlers(app)
         from .routes import register_routes
 
         register_routes(app)
         self.app = app
+
+    # Collectors (Kibana's usageCollection.makeUsageCollector / registerCollector)
+
+    def make_usage_collector(self, *, type: str | None = None, schema: Schema | None = None,
+                             fetch: Callable[[FetchContext], Any] | None = None,
+                             is_ready: Callable[[], bool] | None = None) -> Collector:
+        """A usage collector (not yet registered): its output appears under ``usage.<type>``."""
+        return _make_usage_collector(type=type, schema=schema, fetch=fetch, is_ready=is_ready)
+
+    def make_stats_collector(self, *, type: str | None = None, fetch: Callable[[FetchContext], Any] | None = None,
+                             schema: Schema | None = None, is_ready: Callable[[], bool] | None = None) -> Collector:
+        """A stats collector: fetched by ``bulk_fetch()``, not listed under ``usage``."""
+        return _make_stats_collector(type=type, fetch=fetch, schema=schema, is_ready=is_ready)
+
+    def register_collector(self, collector: Collector) -> None:
+        """Add a collector; raises ``Usage collector's type "<type>" is duplicated.`` on a second one."""
+        self.collector_set.register_collector(collector)
+
+    def get_collector_set(self) -> CollectorSet:
+        return self.collector_set
+
+    def bulk_fetch(self, *, only_usage: bool = False) -> list[dict[str, Any]]:
+        """Fetch every ready collector now (this request's connection, or one of its own)."""
+        state = self._state()
+        if has_request_context():
+            return state.bulk_fetch(get_db(), only_usage=only_usage)
+        db = state.connect()
+        try:
+            return state.bulk_fetch(db, only_usage=only_usage)
+        finally:
+            db.conn.close()
+
+    # Server usage counters (Kibana's usageCollection.createUsageCounter)
+
+    def create_usage_counter(self, domain_id: str, retention_period_days: int | None = None) -> UsageCounter:
+        """A counter set for ``domain_id``; a second one raises ``Usage counter set "<id>" already exists.``"""
+        return self.usage_counters.create_usage_counter(domain_id, retention_period_days)
+
+    def get_usage_counter_by_domain_id(self, domain_id: str) -> UsageCounter | None:
+        return self.usage_counters.get_usage_counter_by_domain_id(domain_id)
+
+    def _state(self) -> UsageState:
+        if has_app_context() and EXTENSION_KEY in current_app.extensions:
+            return get_state()
+        if self.app is None:
+            raise RuntimeError("UsageCollection.init_app(app) has not been called yet")
+        return get_state(self.app)
 
 
 def _instance_uuid(db: sqlite_utils.Database) -> str:
