@@ -1,5 +1,48 @@
-"""Placeholder blueprint: being built (see the issue that owns routes/stats.py)."""
+"""``GET /api/stats``: service, process and OS figures; with ``extended=true`` every collector's usage.
 
-from flask import Blueprint
+Query flags follow Kibana 7.x (§6.2): ``extended`` and ``legacy`` are booleans where an
+empty value means true (``?extended&legacy``); ``exclude_usage`` is accepted and ignored
+(usage is included whenever ``extended`` is). Any other value is a 400 naming the flag.
+Unlike newest Kibana, ``usage`` is not empty, and unlike 7.x a collector that is not ready
+does not turn the answer into a 503: it is skipped and listed in ``usage_collector_stats``.
+Readable with the bearer token, or from loopback when no token is set (``access.py``).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from ..access import require_admin
+from ..errors import BadRequest
+from ..extension import get_db, get_state
+from ..stats_payload import build_stats_payload
 
 blueprint = Blueprint("usage_stats", __name__)
+
+FLAGS = ("extended", "legacy", "exclude_usage")
+
+
+def query_flag(name: str, default: bool = False) -> bool:
+    """``''``/``true`` → True, ``false`` → False (any case), absent → ``default``; else 400."""
+    value = request.args.get(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("", "true"):
+        return True
+    if lowered == "false":
+        return False
+    raise BadRequest(f"[request query.{name}]: expected true, false or an empty value but got {value!r}")
+
+
+@blueprint.get("/api/stats")
+def stats() -> ResponseReturnValue:
+    require_admin()
+    extended, legacy, _exclude_usage = (query_flag(name) for name in FLAGS)
+    state = get_state()
+    payload = build_stats_payload(state, get_db(), state.clock(), extended=extended, legacy=legacy,
+                                  transport_address=request.host)
+    response = jsonify(payload)
+    response.headers["Cache-Control"] = "no-store"
+    return response

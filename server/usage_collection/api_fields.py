@@ -1,0 +1,74 @@
+"""Kibana's ``toApiFieldNames``: snake_case every key, recursively, for non-legacy /api/stats.
+
+Kibana 7.x applied it to ``usage`` when ``legacy`` was false, so ``dailyEvents`` became
+``daily_events`` and ``appName`` ``app_name`` (and map keys such as app ids are converted
+too). ``snake_case`` follows lodash's word splitting: case changes, digit runs and any
+non-alphanumeric character separate words::
+
+    >>> snake_case("dailyEvents"), snake_case("kibana-user_agent"), snake_case("XMLHttp2")
+    ('daily_events', 'kibana_user_agent', 'xml_http_2')
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_LOAD = re.compile(r"^(1|5|15)_m")
+
+
+def _kind(char: str) -> str:
+    if char.isdigit():
+        return "digit"
+    if char.isupper():
+        return "upper"
+    if char.isalpha() or char.islower():
+        return "lower"
+    return "other"
+
+
+def words(text: str) -> list[str]:
+    """lodash ``words``: split on separators, lower→upper changes, ``XMLHttp``-style acronyms and digits."""
+    found: list[str] = []
+    current = ""
+    for index, char in enumerate(text):
+        kind = _kind(char)
+        if kind == "other":
+            if current:
+                found.append(current)
+            current = ""
+            continue
+        if current:
+            previous = _kind(current[-1])
+            following = _kind(text[index + 1]) if index + 1 < len(text) else "other"
+            boundary = (
+                (kind == "digit") != (previous == "digit")
+                or (kind == "upper" and previous == "lower")
+                or (kind == "upper" and previous == "upper" and following == "lower")
+            )
+            if boundary:
+                found.append(current)
+                current = ""
+        current += char
+    if current:
+        found.append(current)
+    return found
+
+
+def snake_case(text: str) -> str:
+    return "_".join(word.lower() for word in words(text))
+
+
+def api_field_name(key: str) -> str:
+    """Kibana's renaming of one key: snake_case, ``1_m`` → ``1m``, ``_in_bytes`` → ``_bytes``, ``_in_millis`` → ``_ms``."""
+    name = _LOAD.sub(r"\1m", snake_case(key))
+    return name.replace("_in_bytes", "_bytes", 1).replace("_in_millis", "_ms", 1)
+
+
+def to_api_field_names(value: Any) -> Any:
+    """Rename every dict key inside ``value`` (lists included); values are left alone."""
+    if isinstance(value, dict):
+        return {api_field_name(str(key)): to_api_field_names(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_api_field_names(item) for item in value]
+    return value

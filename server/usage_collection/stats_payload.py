@@ -1,0 +1,78 @@
+"""The stats payload: one function behind ``GET /api/stats``, ``usage-collection stats`` and
+telemetry snapshots (Kibana's collection manager, reduced to what a single service needs).
+
+    payload = build_stats_payload(get_state(app), db, now, extended=True)
+    payload["usage"]["ui_counters"]["dailyEvents"]
+
+The service block is Kibana's ``kibana`` block under this product's name,
+``usage_collection`` (as OpenSearch Dashboards renamed it ``opensearch_dashboards``), with
+``name`` from ``USAGE_SERVICE_NAME``. Figures are sampled when asked, so
+``collection_interval_ms`` is 0. The cluster uuid is the database's instance uuid: every
+worker sharing one database reports the same one, like Kibana nodes sharing a cluster.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlite_utils
+
+from .api_fields import to_api_field_names
+from .collectors import CollectorSet, FetchContext
+from .system_metrics import os_metrics, process_metrics
+from .timeutil import iso_timestamp
+from .version import __version__
+
+if TYPE_CHECKING:
+    from .extension import UsageState
+
+SERVICE_KEY = "usage_collection"
+
+
+def service_status(db: sqlite_utils.Database) -> str:
+    """``green`` when the database answers, ``red`` when it does not (Kibana's status levels)."""
+    try:
+        db.conn.execute("SELECT COUNT(*) FROM meta").fetchone()
+    except sqlite3.Error:
+        return "red"
+    return "green"
+
+
+def service_block(state: "UsageState", db: sqlite_utils.Database, transport_address: str | None) -> dict[str, Any]:
+    version, snapshot, _ = __version__.partition("-SNAPSHOT")
+    block: dict[str, Any] = {
+        "uuid": state.instance_uuid,
+        "name": state.settings["USAGE_SERVICE_NAME"],
+        "host": socket.gethostname(),
+        "version": version,
+        "snapshot": bool(snapshot) or ".dev" in version,
+        "status": service_status(db),
+    }
+    if transport_address:
+        block["transport_address"] = transport_address
+    return block
+
+
+def fetch_usage(state: "UsageState", db: sqlite_utils.Database, now: datetime, *, only_usage: bool = True) -> dict[str, Any]:
+    """Every ready collector's output keyed by type, ``usage_collector_stats`` included."""
+    context = FetchContext(db, now, state.settings)
+    return CollectorSet.to_object(state.collector_set.bulk_fetch(context, only_usage=only_usage))
+
+
+def build_stats_payload(state: "UsageState", db: sqlite_utils.Database, now: datetime, *, extended: bool = True,
+                        legacy: bool = True, transport_address: str | None = None) -> dict[str, Any]:
+    """The /api/stats body; ``extended`` adds ``usage`` and the cluster uuid (snake_cased unless ``legacy``)."""
+    payload: dict[str, Any] = {
+        "process": process_metrics(),
+        "os": os_metrics(),
+        SERVICE_KEY: service_block(state, db, transport_address),
+        "last_updated": iso_timestamp(now),
+        "collection_interval_ms": 0,
+    }
+    if extended:
+        usage = {"usage": fetch_usage(state, db, now), "clusterUuid": state.instance_uuid}
+        payload.update(usage if legacy else to_api_field_names(usage))
+    return payload
