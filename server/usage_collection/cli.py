@@ -5,14 +5,26 @@ Library errors become one-line ``click`` errors, never tracebacks.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 import click
+from flask import Flask
 
 from .app import create_app
+from .extension import EXTENSION_KEY, UsageState
+from .schema_check import SCHEMA_FILE, diff_mappings, read_mapping, write_mapping
+from .settings import load_settings
+from .stats_payload import build_stats_payload
+
+LIBRARY_ERRORS = (sqlite3.Error, RuntimeError, ValueError, OSError)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,7 +53,123 @@ def serve(host: str, port: int, db_path: str | None, workers: int, demo: bool) -
         raise SystemExit(subprocess.call(command))
     try:
         app = create_app()
-    except (ValueError, RuntimeError, OSError) as exc:
+    except LIBRARY_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"usage-collection: serving on http://{host}:{port}/ (database {app.config['USAGE_DB']})")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+_DB_OPTION = click.option("--db", "db_path", default=None, help="SQLite file (default: $USAGE_DB or usage.db).")
+_APP_OPTION = click.option("--app", "app_path", default=None, metavar="MODULE:APP",
+                           help="Your Flask app or factory (as for 'flask --app'), to include your own collectors.")
+
+
+def _load_user_app(app_path: str) -> Flask:
+    from flask.cli import NoAppException, ScriptInfo
+
+    try:
+        app = ScriptInfo(app_import_path=app_path).load_app()
+    except NoAppException as exc:
+        raise click.ClickException(str(exc).strip().splitlines()[0]) from None
+    if EXTENSION_KEY not in app.extensions:
+        raise click.ClickException(f"{app_path} has no UsageCollection: call UsageCollection(app) or usage.init_app(app)")
+    return app
+
+
+@contextmanager
+def _usage_state(db_path: str | None, app_path: str | None = None) -> Iterator[UsageState]:
+    """The state of ``--app``, or of the standalone app on an existing ``--db``; closed afterwards."""
+    if app_path and db_path:
+        raise click.ClickException("use either --app (its own USAGE_DB) or --db, not both")
+    if app_path:
+        app = _load_user_app(app_path)
+    else:
+        path = db_path or str(load_settings()["USAGE_DB"])
+        if not Path(path).is_file():
+            raise click.ClickException(f"no database file at {path} (pass --db FILE or set USAGE_DB)")
+        try:
+            app = create_app({"USAGE_DB": path, "USAGE_ROLLUP_INTERVAL_S": 0})
+        except LIBRARY_ERRORS as exc:
+            raise click.ClickException(f"cannot open database {path}: {exc}") from None
+    state: UsageState = app.extensions[EXTENSION_KEY]
+    try:
+        yield state
+    finally:
+        state.close()
+
+
+@main.command()
+@_DB_OPTION
+@_APP_OPTION
+def stats(db_path: str | None, app_path: str | None) -> None:
+    """Print the extended stats payload as JSON (Kibana's api_debug): GET /api/stats?extended&legacy."""
+    with _usage_state(db_path, app_path) as state:
+        try:
+            db = state.connect()
+            try:
+                payload = build_stats_payload(state, db, state.clock(), extended=True, legacy=True)
+            finally:
+                db.conn.close()
+        except LIBRARY_ERRORS as exc:
+            raise click.ClickException(f"cannot read {state.db_path}: {exc}") from None
+    click.echo(json.dumps(payload, indent=2))
+
+
+@main.command("schema-check")
+@click.option("--fix", is_flag=True, help="Rewrite the stored JSON to match the collectors' schemas.")
+@click.option("--file", "file_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"Stored mapping to compare with (default: the package's {SCHEMA_FILE.name}; required with --app).")
+@_APP_OPTION
+def schema_check(fix: bool, file_path: Path | None, app_path: str | None) -> None:
+    """Compare every registered collector's schema with the stored JSON (Kibana's telemetry_check)."""
+    if app_path:
+        if file_path is None:
+            raise click.ClickException("--app needs --file: the JSON file your project keeps its mapping in")
+        app = _load_user_app(app_path)
+        state: UsageState = app.extensions[EXTENSION_KEY]
+        expected = state.collector_set.mapping()
+        state.close()
+    else:
+        from .extension import UsageCollection
+
+        expected = UsageCollection().get_collector_set().mapping()
+    path = file_path or SCHEMA_FILE
+    try:
+        stored = read_mapping(path)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from None
+    changes = diff_mappings(expected, stored)
+    count = len(expected["properties"])
+    if not changes:
+        click.echo(f"{path} is up to date ({count} collectors).")
+        return
+    if fix:
+        try:
+            write_mapping(path, expected)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {path}: {exc}") from None
+        click.echo(f"Updated {path} ({len(changes)} changes, {count} collectors).")
+        return
+    click.echo(f"The following changes must be persisted in {path} file. Use '--fix' to update.", err=True)
+    for line in changes:
+        click.echo(f"  {line}", err=True)
+    raise SystemExit(1)
+
+
+@main.command()
+@_DB_OPTION
+def rollup(db_path: str | None) -> None:
+    """Run rollups and retention now: old daily app usage into totals, old counters and report ids deleted."""
+    with _usage_state(db_path) as state:
+        try:
+            summary = state.run_rollups()
+        except LIBRARY_ERRORS as exc:
+            raise click.ClickException(f"cannot roll up {state.db_path}: {exc}") from None
+        settings = state.settings
+    click.echo(f"application_usage: rolled {summary.application_usage_days_rolled} daily rows into "
+               f"{summary.application_usage_totals_updated} totals (days older than "
+               f"{settings['USAGE_APP_USAGE_KEEP_DAYS']})")
+    click.echo(f"usage_counters: deleted {summary.usage_counters_deleted} daily rows (older than "
+               f"{settings['USAGE_UI_COUNTERS_KEEP_DAYS']} days)")
+    click.echo(f"reports_seen: forgot {summary.reports_seen_deleted} report ids (older than "
+               f"{settings['USAGE_REPORT_IDS_KEEP_DAYS']} days)")
