@@ -1,0 +1,210 @@
+"""Pyodide delivery: the runtime from ``node_modules/pyodide``, our client as a wheel, and
+the two scripts that run it off the main thread.
+
+- ``/usage/pyodide/<version>/<file>``: Pyodide's own files (``.wasm`` as ``application/wasm``,
+  ``.mjs`` as ``text/javascript``), cached for a year: the version is in the URL. A
+  ``<file>.gz`` beside a file (made by scripts/setup) goes out to browsers that accept gzip.
+- ``/usage/wheel/<hash>/usage_reporter-<ver>-py3-none-any.whl``: the ``usage_reporter``
+  package, zipped in memory at start; the content hash in the URL makes it immutable.
+  ``/usage/usage_reporter-latest-py3-none-any.whl`` is the same wheel at a stable URL and
+  ``/usage/pyodide-info.json`` lists the current URLs, for pages that run their own Pyodide
+  (library mode).
+- ``/usage/boot-pyodide.js`` (the main-thread forwarder usage.js loads after ``load``) with
+  this server's settings and URLs filled in, and ``/usage/pyodide-worker.mjs`` (the module
+  worker running Python).
+
+The server works without Pyodide installed: it warns once at start, and ``boot-pyodide.js``
+then only logs one console error saying what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
+from werkzeug.security import safe_join
+
+from ..bundle import Asset, minify_js
+from ..client_wheel import Wheel, build_wheel, package_dir
+from ..extension import get_state
+from ..version import __version__
+from .assets import boot_config, send_asset
+
+blueprint = Blueprint("usage_pyodide_assets", __name__)
+
+EXTRAS_KEY = "pyodide_assets"
+CONFIG_TOKEN = "__USAGE_PYODIDE_CONFIG__"
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+MIME_TYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript",
+              ".json": "application/json", ".zip": "application/zip", ".map": "application/json"}
+MISSING_MESSAGE = ("usage-collection: Pyodide is not installed on this server; run scripts/setup "
+                   "(it puts pyodide in USAGE_NODE_MODULES) or use data-runtime=\"brython\". "
+                   "Usage is not recorded on this page.")
+STABLE_WHEEL = "usage_reporter-latest-py3-none-any.whl"
+
+
+@dataclass
+class PyodideAssets:
+    """What this app serves for Pyodide, found and built once at start."""
+
+    pyodide_dir: Path | None
+    pyodide_version: str | None
+    wheel: Wheel | None
+    wheel_error: str | None
+    boot_template: str
+    worker: Asset
+
+
+def find_pyodide(node_modules: Path) -> tuple[Path | None, str | None]:
+    """``(folder, version)`` of the npm ``pyodide`` package, or ``(None, None)`` if missing."""
+    folder = node_modules / "pyodide"
+    try:
+        version = json.loads((folder / "package.json").read_text(encoding="utf-8"))["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+    if not (folder / "pyodide.mjs").is_file() or not (folder / "pyodide.asm.wasm").is_file():
+        return None, None
+    return folder, str(version)
+
+
+def load_assets(settings: dict) -> PyodideAssets:
+    pyodide_dir, pyodide_version = find_pyodide(Path(settings["USAGE_NODE_MODULES"]))
+    wheel, wheel_error = None, None
+    try:
+        wheel = build_wheel(package_dir(), __version__)
+    except (OSError, RuntimeError) as exc:
+        wheel_error = f"usage-collection: could not build the usage_reporter wheel: {exc}"
+    static_dir = Path(settings["USAGE_STATIC_DIR"])
+    boot_template = minify_js((static_dir / "boot-pyodide.js").read_text(encoding="utf-8"))
+    worker = Asset((static_dir / "pyodide-worker.mjs").read_bytes())
+    return PyodideAssets(pyodide_dir, pyodide_version, wheel, wheel_error, boot_template, worker)
+
+
+@blueprint.record_once
+def _setup(setup_state: BlueprintSetupState) -> None:
+    app: Flask = setup_state.app
+    state = get_state(app)
+    assets = state.extras[EXTRAS_KEY] = load_assets(state.settings)
+    if assets.pyodide_dir is None:
+        app.logger.warning("usage-collection: Pyodide is not installed in %s (run scripts/setup); pages "
+                           "with data-runtime=\"pyodide\" record nothing and log a console error. "
+                           "Brython pages are not affected.", Path(state.settings["USAGE_NODE_MODULES"]) / "pyodide")
+    if assets.wheel_error:
+        app.logger.error("%s", assets.wheel_error)
+
+
+def _assets() -> PyodideAssets:
+    return get_state().extras[EXTRAS_KEY]
+
+
+def wheel_url() -> str | None:
+    wheel = _assets().wheel
+    if wheel is None:
+        return None
+    return url_for("usage_pyodide_assets.wheel_file", digest=wheel.short_hash, filename=wheel.filename)
+
+
+def index_url() -> str | None:
+    """The folder URL ``loadPyodide({indexURL})`` wants (ends with a slash)."""
+    assets = _assets()
+    if assets.pyodide_dir is None:
+        return None
+    mjs = url_for("usage_pyodide_assets.pyodide_file", version=assets.pyodide_version, filename="pyodide.mjs")
+    return mjs.rsplit("/", 1)[0] + "/"
+
+
+def error_message() -> str | None:
+    """Why Pyodide pages cannot record on this server, or None."""
+    assets = _assets()
+    if assets.pyodide_dir is None:
+        return MISSING_MESSAGE
+    return assets.wheel_error
+
+
+def client_config() -> dict:
+    """What boot-pyodide.js needs: the Brython boot's settings, our URLs, or why it cannot run."""
+    config = {key: value for key, value in boot_config().items() if key not in ("runtime", "bundle")}
+    config.update({"indexURL": index_url(), "wheelURL": wheel_url(),
+                   "workerUrl": url_for("usage_pyodide_assets.worker_script"), "error": error_message()})
+    return config
+
+
+def _wheel_response(wheel: Wheel, cache_control: str) -> Response:
+    response = Response(wheel.data, mimetype="application/zip")
+    response.headers["Cache-Control"] = cache_control
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.set_etag(wheel.short_hash)
+    return response.make_conditional(request)
+
+
+@blueprint.get("/usage/pyodide/<version>/<path:filename>")
+def pyodide_file(version: str, filename: str) -> ResponseReturnValue:
+    assets = _assets()
+    if assets.pyodide_dir is None:
+        abort(404, description=MISSING_MESSAGE)
+    if version != assets.pyodide_version:
+        abort(404, description=f"This server has Pyodide {assets.pyodide_version}, not {version}.")
+    mimetype = MIME_TYPES.get(Path(filename).suffix)
+    gzipped = safe_join(str(assets.pyodide_dir), filename + ".gz")
+    use_gzip = (mimetype is not None and "gzip" in request.accept_encodings and gzipped is not None
+                and Path(gzipped).is_file())
+    response = send_from_directory(assets.pyodide_dir, filename + (".gz" if use_gzip else ""),
+                                   mimetype=mimetype, conditional=True, etag=True)
+    if use_gzip:
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    response.headers["Cache-Control"] = IMMUTABLE
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@blueprint.get("/usage/wheel/<digest>/<filename>")
+def wheel_file(digest: str, filename: str) -> ResponseReturnValue:
+    wheel = _assets().wheel
+    if wheel is None or digest != wheel.short_hash or filename != wheel.filename:
+        abort(404, description="No such wheel; /usage/pyodide-info.json has the current URL.")
+    return _wheel_response(wheel, IMMUTABLE)
+
+
+@blueprint.get(f"/usage/{STABLE_WHEEL}")
+def wheel_stable() -> ResponseReturnValue:
+    """The current wheel at a URL that never changes, revalidated on each use (library mode).
+
+    Pyodide takes the package name from the last part of the URL, so this alias must itself
+    be a valid wheel file name: a redirect from ``/usage/usage_reporter.whl`` would not do.
+    """
+    wheel = _assets().wheel
+    if wheel is None:
+        abort(404, description=error_message() or "The usage_reporter wheel is not available.")
+    return _wheel_response(wheel, REVALIDATE)
+
+
+@blueprint.get("/usage/pyodide-info.json")
+def pyodide_info() -> ResponseReturnValue:
+    """Where everything is, for pages that run their own Pyodide (library mode)."""
+    assets = _assets()
+    wheel = assets.wheel
+    body = {"pyodideVersion": assets.pyodide_version, "indexURL": index_url(), "wheelURL": wheel_url(),
+            "stableWheelURL": url_for("usage_pyodide_assets.wheel_stable"),
+            "wheelFilename": wheel.filename if wheel else None, "sha256": wheel.sha256 if wheel else None,
+            "error": error_message()}
+    response = Response(json.dumps(body), mimetype="application/json")
+    response.headers["Cache-Control"] = REVALIDATE
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@blueprint.get("/usage/boot-pyodide.js")
+def boot_script() -> ResponseReturnValue:
+    text = _assets().boot_template.replace(CONFIG_TOKEN, json.dumps(client_config(), sort_keys=True))
+    return send_asset(Asset(text.encode()), REVALIDATE)
+
+
+@blueprint.get("/usage/pyodide-worker.mjs")
+def worker_script() -> ResponseReturnValue:
+    return send_asset(_assets().worker, REVALIDATE)

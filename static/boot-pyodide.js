@@ -1,0 +1,152 @@
+/* boot-pyodide.js: loaded by usage.js after the page's `load` event; served (minified) at
+ * /usage/boot-pyodide.js with the configuration below filled in by the server.
+ *
+ * Pyodide's start is one ~2 s task, so Python runs in a module Web Worker
+ * (/usage/pyodide-worker.mjs) and this file is all the page's main thread runs: a
+ * forwarder. It keeps what only the main thread has and sends everything else, in order,
+ * to the worker's Python reporter (usage_reporter._pyodide):
+ *   - the window.usage facade (usage.h) and its early queue (usage.q), page clicks
+ *     (data-usage-click, data-usage-view), data-usage-view elements coming and going,
+ *     visibility, history navigation: posted as {t: "call", s: seq, at: ms, c: [name, args]};
+ *   - localStorage: the worker gets a copy of our keys at start and posts its writes back;
+ *   - sendBeacon: the worker keeps us told of what a beacon would send now ("preview"), so
+ *     at pagehide we beacon it synchronously and store it as sent (same reportId: the core
+ *     resends it later and the server counts it once).
+ * Calls the worker has not confirmed ("ack") are saved at pagehide in usage.js's format
+ * (localStorage "usage_reporter.q.<ms>") and replayed by the next page: nothing is lost
+ * when a tab closes before Python is up. Nothing here throws into the page.
+ */
+(function (C, d, w) {
+var u = w.usage, me = d.currentScript, S = w.localStorage, worker = null, seq = 0, sent = []
+var preview = null, app = null, views = "", ready = false, logged = {}
+function log(message) {
+if (logged[message]) return
+logged[message] = 1
+console.error(message)
+}
+function url(path) {
+return new URL(path, me.src).href
+}
+function guard(f) {
+return function (e) {
+try { f(e) } catch (x) { log("usage: " + x) }
+}
+}
+function attr(name) {
+return u.s && u.s.getAttribute(name)
+}
+function ours(key) {
+return key && (key.indexOf("usage_reporter") == 0 || key.indexOf("telemetry.") == 0)
+}
+function snapshot() {
+var copy = {}, i, k
+try {
+for (i = 0; i < S.length; i++) if (ours(k = S.key(i))) copy[k] = S.getItem(k)
+} catch (x) {}
+return copy
+}
+function store(key, value) {
+try { value == null ? S.removeItem(key) : S.setItem(key, value) } catch (x) { log("usage: localStorage refused a write: " + x) }
+}
+// A call for the Python reporter, kept until the worker confirms it.
+function call(c) {
+var item = {s: ++seq, at: Date.now(), c: c, app: app}
+if (c[0] == "setAppId") app = c[1][0]
+sent.push(item)
+worker && worker.postMessage({t: "call", s: item.s, at: item.at, c: c})
+}
+function confirm(s) {
+while (sent.length && sent[0].s <= s) sent.shift()
+}
+function receive(e) {
+var m = e.data
+if (e.target != worker || !m) return
+if (m.t == "set") store(m.k, m.v)
+else if (m.t == "ack") confirm(m.s)
+else if (m.t == "preview") { preview = m; confirm(m.s) }
+else if (m.t == "beacon") navigator.sendBeacon(C.reportUrl, m.body)
+else if (m.t == "log") console.warn(m.message)
+else if (m.t == "error") log(m.message)
+else if (m.t == "ready") { ready = true; u.r() }
+}
+function start() {
+var w2 = C.workerUrl, page
+if (new URL(w2).origin != location.origin) {
+// A worker must be same-origin: start it from a blob that imports the real one.
+w2 = URL.createObjectURL(new Blob(["import " + JSON.stringify(w2)], {type: "text/javascript"}))
+}
+worker = new Worker(w2, {type: "module"})
+worker.onmessage = guard(receive)
+worker.onerror = function (e) { log("usage: the Pyodide worker failed: " + (e.message || "no details")) }
+page = {appId: attr("data-app-id"), flushIntervalS: parseFloat(attr("data-flush-interval")) || C.flushIntervalS,
+enabled: C.enabled, honorGpc: C.honorGpc, gpc: !!navigator.globalPrivacyControl, reportUrl: C.reportUrl,
+userAgent: navigator.userAgent, hidden: d.visibilityState == "hidden", href: location.href, bootAt: Date.now()}
+worker.postMessage({t: "start", config: {indexURL: C.indexURL, wheelURL: C.wheelURL}, storage: snapshot(), page: page})
+sent.forEach(function (item) { worker.postMessage({t: "call", s: item.s, at: item.at, c: item.c}) })
+}
+// Page hidden for good (closed, navigated away, or frozen in the back/forward cache).
+function leave() {
+var i, k, q = sent.splice(0)
+if (preview) {
+for (i = 0; i < preview.bodies.length; i++) navigator.sendBeacon(C.reportUrl, preview.bodies[i])
+for (k in preview.writes) store(k, preview.writes[k])
+preview = null
+}
+if (q.length) {
+store("usage_reporter.q." + Date.now() + "." + seq, JSON.stringify([["setAppId", [q[0].app]]].concat(q.map(function (item) { return item.c }))))
+}
+}
+// Back from the back/forward cache: what the old worker held is in localStorage now.
+function resume(e) {
+if (!e.persisted) return
+worker && worker.terminate()
+start()
+}
+function clicked(e) {
+for (var t = e.target, c = null, v = [], a; t && t.getAttribute; t = t.parentNode) {
+c = c || t.getAttribute("data-usage-click")
+if (a = t.getAttribute("data-usage-view")) v.push(a)
+}
+call(["click", [c, v]])
+}
+function scan() {
+var found = d.querySelectorAll("[data-usage-view]"), ids = [], i, key
+for (i = 0; i < found.length; i++) if (ids.indexOf(found[i].getAttribute("data-usage-view")) < 0) ids.push(found[i].getAttribute("data-usage-view"))
+key = ids.join("\n")
+if (key != views) { views = key; call(["views", [ids]]) }
+}
+function navigated() {
+call(["navigate", [location.href]])
+}
+function wrap(name) {
+var original = history[name]
+history[name] = function () {
+var result = original.apply(this, arguments)
+guard(navigated)()
+return result
+}
+}
+if (!u || !u.q) return console.error("usage: window.usage is missing: load /usage/usage.js, not this file")
+if (u.h) return
+if (C.error) return log(C.error)
+if (typeof Worker != "function") return log("usage: this browser has no Web Workers; use data-runtime=\"brython\"")
+C.reportUrl = url(C.reportUrl)
+C.workerUrl = url(C.workerUrl)
+C.indexURL = url(C.indexURL)
+C.wheelURL = url(C.wheelURL)
+app = attr("data-app-id")
+u.q.splice(0).forEach(call)
+u.h = guard(call)
+d.addEventListener("click", guard(clicked), true)
+d.addEventListener("visibilitychange", guard(function () { call(["visibility", [d.visibilityState == "hidden"]]) }))
+w.addEventListener("pagehide", guard(leave))
+w.addEventListener("pageshow", guard(resume))
+w.addEventListener("popstate", guard(navigated))
+w.addEventListener("storage", guard(function (e) {
+if (worker && (e.key == null || ours(e.key))) worker.postMessage({t: "storage", k: e.key, v: e.newValue})
+}))
+wrap("pushState")
+new MutationObserver(guard(scan)).observe(d.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-usage-view"]})
+scan()
+start()
+})(__USAGE_PYODIDE_CONFIG__, document, window)

@@ -1,0 +1,43 @@
+/* pyodide-worker.mjs: runs usage_reporter under Pyodide in a module Web Worker, served at
+ * /usage/pyodide-worker.mjs and started by /usage/boot-pyodide.js.
+ *
+ * Pyodide's boot is one ~2 s task: here it blocks nothing the user sees. The worker has no
+ * DOM, localStorage or sendBeacon; the main thread keeps those and talks to the Python
+ * adapter (usage_reporter._pyodide, worker mode) through messages:
+ *   main -> worker  {t: "start", config, storage, page}  first, exactly once
+ *                   anything else: handed to the adapter in order once Python runs
+ *   worker -> main  whatever the adapter posts ({t: "set"|"remove"|"ack"|"preview"|
+ *                   "beacon"|"log"|"ready"}), and {t: "error", message} if the boot fails.
+ * Messages that arrive while Pyodide boots are kept here, in order.
+ */
+const inbox = [];
+let deliver = null;
+
+function post(message) {
+  self.postMessage(message);
+}
+
+async function start(message) {
+  const config = message.config;
+  try {
+    const { loadPyodide } = await import(config.indexURL + "pyodide.mjs");
+    const pyodide = await loadPyodide({ indexURL: config.indexURL });
+    await pyodide.loadPackage(config.wheelURL, {
+      messageCallback: () => {},
+      errorCallback: (text) => post({ t: "log", message: "usage-collection: " + text }),
+    });
+    const adapter = pyodide.pyimport("usage_reporter._pyodide");
+    const handle = adapter.start_worker(JSON.stringify(message), (text) => post(JSON.parse(text)));
+    deliver = (data) => handle(JSON.stringify(data));
+    for (const data of inbox.splice(0)) deliver(data);
+  } catch (error) {
+    post({ t: "error", message: "usage-collection: the Pyodide worker could not start: " + (error && error.message || error) });
+  }
+}
+
+self.onmessage = (event) => {
+  const data = event.data;
+  if (data && data.t === "start") start(data);
+  else if (deliver) deliver(data);
+  else inbox.push(data);
+};
