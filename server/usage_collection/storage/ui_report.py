@@ -7,19 +7,20 @@ inside the write lock, so concurrent worker processes never lose an increment. E
 are summed per row in Python first and written with one multi-row upsert per table, which
 keeps the write lock short.
 
-    with_rows = store_report(db, report, now=datetime.now(timezone.utc))  # False: duplicate
+    stored = store_report(db, report, now=datetime.now(timezone.utc))  # False: a duplicate
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import sqlite_utils
 
+from ..timeutil import iso_timestamp, utc_day
 from ..validation import Report
 from .db import transaction
 
@@ -78,15 +79,10 @@ def ui_metric_id(app_name: str, event_name: str) -> str:
     return f"{UI_METRIC_ID_PREFIX}:{app_name}:{event_name}"
 
 
-def timestamp(now: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and ``Z``, as Kibana writes ``updated_at``; sorts as text."""
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-
-
 def store_report(db: sqlite_utils.Database, report: Report, now: datetime) -> bool:
     """Add a report's counts to the aggregates; ``False`` (and nothing written) if its reportId was seen."""
-    stamp = timestamp(now)
-    day = now.astimezone(timezone.utc).date().isoformat()
+    stamp = iso_timestamp(now)
+    day = utc_day(now)
 
     metrics: dict[tuple[str, str], int] = defaultdict(int)
     counters: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -122,6 +118,6 @@ def store_report(db: sqlite_utils.Database, report: Report, now: datetime) -> bo
 
 def prune_seen_reports(db: sqlite_utils.Database, now: datetime, keep_days: int) -> int:
     """Forget reportIds older than ``keep_days`` (a retry arrives within minutes); returns how many."""
-    cutoff = timestamp(now - timedelta(days=keep_days))
+    cutoff = iso_timestamp(now - timedelta(days=keep_days))
     with transaction(db):
         return db.conn.execute("DELETE FROM reports_seen WHERE received_at < ?", (cutoff,)).rowcount
