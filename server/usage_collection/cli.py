@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -56,7 +57,16 @@ def serve(host: str, port: int, db_path: str | None, workers: int, demo: bool) -
     except LIBRARY_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"usage-collection: serving on http://{host}:{port}/ (database {app.config['USAGE_DB']})")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        app.extensions[EXTENSION_KEY].close()  # a graceful stop writes buffered usage counters
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (a service manager's stop) ends the server like Ctrl+C, so clean-up runs."""
+    raise SystemExit(0)
 
 
 _DB_OPTION = click.option("--db", "db_path", default=None, help="SQLite file (default: $USAGE_DB or usage.db).")
