@@ -161,3 +161,34 @@ def test_a_bad_db_is_a_one_line_error(runner, tmp_path, command, make_path, mess
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert result.output.startswith("Error: ") and message in result.output
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path):
+    """A service manager's stop runs the clean-up (which writes buffered usage counters)."""
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    from support.live_server import BIN, free_port
+
+    port = free_port()
+    process = subprocess.Popen([str(BIN / "usage-collection"), "serve", "--port", str(port),
+                                "--db", str(tmp_path / "serve.db")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=1).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None, "server did not start"
+                time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
