@@ -18,7 +18,7 @@
  */
 (function (C, d, w) {
 var u = w.usage, me = d.currentScript, S = w.localStorage, worker = null, seq = 0, sent = []
-var preview = null, app = null, views = "", ready = false, logged = {}
+var preview = null, app = null, views = "", logged = {}, booted = performance.now()
 function log(message) {
 if (logged[message]) return
 logged[message] = 1
@@ -67,7 +67,15 @@ else if (m.t == "preview") { preview = m; confirm(m.s) }
 else if (m.t == "beacon") navigator.sendBeacon(C.reportUrl, m.body)
 else if (m.t == "log") console.warn(m.message)
 else if (m.t == "error") log(m.message)
-else if (m.t == "ready") { ready = true; u.r() }
+else if (m.t == "ready") ready(m.timing || {})
+}
+// Python runs: resolve usage.ready; usage.timing says when each step ended (ms since navigation).
+function ready(t) {
+var k, origin = performance.timeOrigin
+u.timing = {boot: Math.round(booted)}
+for (k in t) u.timing[k] = Math.round(t[k] - origin)
+u.timing.ready = Math.round(performance.now())
+u.r()
 }
 function start() {
 var w2 = C.workerUrl, page

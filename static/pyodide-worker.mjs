@@ -11,7 +11,12 @@
  * Messages that arrive while Pyodide boots are kept here, in order.
  */
 const inbox = [];
+const timing = { worker: now() };
 let deliver = null;
+
+function now() {
+  return performance.timeOrigin + performance.now();
+}
 
 function post(message) {
   self.postMessage(message);
@@ -20,13 +25,19 @@ function post(message) {
 async function start(message) {
   const config = message.config;
   try {
+    timing.start = now();
+    fetch(config.wheelURL).catch(() => {}); // warm the HTTP cache while Pyodide boots
     const { loadPyodide } = await import(config.indexURL + "pyodide.mjs");
+    timing.imported = now();
     const pyodide = await loadPyodide({ indexURL: config.indexURL });
+    timing.pyodide = now();
     await pyodide.loadPackage(config.wheelURL, {
       messageCallback: () => {},
       errorCallback: (text) => post({ t: "log", message: "usage-collection: " + text }),
     });
+    timing.wheel = now();
     const adapter = pyodide.pyimport("usage_reporter._pyodide");
+    message.timing = timing;
     const handle = adapter.start_worker(JSON.stringify(message), (text) => post(JSON.parse(text)));
     deliver = (data) => handle(JSON.stringify(data));
     for (const data of inbox.splice(0)) deliver(data);

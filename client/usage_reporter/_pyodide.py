@@ -353,7 +353,9 @@ def start_worker(start_json, post_js):
     ticker = create_proxy(session.tick)
     _proxies.append(ticker)
     js.setInterval(ticker, 1000)
-    session.post({"t": "ready"})
+    timing = message.get("timing") or {}
+    timing["python"] = float(js.performance.timeOrigin) + float(js.performance.now())
+    session.post({"t": "ready", "timing": timing})
     session.publish()
 
     def handle(text):
