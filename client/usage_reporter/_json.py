@@ -100,6 +100,18 @@ class _Parser:
     def __init__(self, text):
         self.text = text
         self.pos = 0
+        self.backslash = -1  # index of the next backslash at or after a string's start
+
+    def next_backslash(self, start):
+        """Index of the first backslash at or after ``start`` (len(text) when none).
+
+        Cached, so a text with many strings is scanned once. (``str.find``'s ``end``
+        argument cannot bound the search: Brython 3.15 ignores it.)
+        """
+        if self.backslash < start:
+            found = self.text.find("\\", start)
+            self.backslash = len(self.text) if found < 0 else found
+        return self.backslash
 
     def fail(self, what):
         raise ValueError("invalid JSON: " + what + " at character " + str(self.pos))
@@ -192,15 +204,15 @@ class _Parser:
             if end < 0:
                 self.pos = start
                 self.fail("unterminated string")
-            backslash = text.find("\\", start, end)
-            stop = end if backslash < 0 else backslash
+            backslash = self.next_backslash(start)
+            stop = end if backslash > end else backslash
             chunk = text[start:stop]
             for char in chunk:
                 if char < " ":
                     self.pos = start
                     self.fail("control character in string")
             parts.append(chunk)
-            if backslash < 0:
+            if backslash > end:
                 self.pos = end + 1
                 return "".join(parts)
             start = self.unescape(backslash, parts)

@@ -63,6 +63,17 @@ def test_a_reload_loses_nothing():
         "shop-main": {"appId": "shop", "viewId": "main", "minutesOnScreen": 1.5, "numberOfClicks": 4}}
 
 
+def test_starting_a_page_does_not_rewrite_what_is_stored():
+    harness = Harness()
+    harness.reporter.report_ui_counter("shop", "click", "buy")
+    harness.reporter.flush()
+    harness.reporter.report_ui_counter("shop", "click", "more")
+    stored = harness.storage.data["usage_reporter"]
+    harness.storage.writes = 0
+    harness.reload()
+    assert harness.storage.writes == 0 and harness.storage.data["usage_reporter"] == stored
+
+
 def test_a_stored_report_is_sent_soon_after_start_with_its_report_id():
     harness = Harness()
     harness.reporter.report_ui_counter("shop", "click", "buy")
@@ -408,6 +419,8 @@ GARBAGE = [
     "null",
     "42",
     '{"format": 0, "pending": [], "current": {"reportVersion": 3}}',
+    '{"format": 2, "pending": [], "current": {"reportVersion": 3, "uiCounter": {"a-click-b": {"key": "a-click-b",'
+    ' "appName": "a", "eventName": "b", "type": "click", "total": 1}}}}',  # a format we do not know
     '{"format": 1, "pending": "x", "current": {"reportVersion": 3}}',
     '{"reportVersion": 3, "uiCounter": {"a-click-b": {"key": "a-click-b", "appName": "a", "eventName": "b",'
     ' "type": "click", "total": 1}}}',  # a bare report: Kibana's older layout, not ours
