@@ -1,5 +1,175 @@
-"""Placeholder blueprint: being built (see the issue that owns routes/assets.py)."""
+"""The browser side, served: the loader, the Brython runtime and our package, the demo.
 
-from flask import Blueprint
+- ``/usage/usage.js``: the loader a page embeds (``static/usage.js``, minified at start);
+  cached 5 minutes, with an ETag.
+- ``/usage/boot-brython.js``: loaded by usage.js after ``load``; carries this server's
+  settings (flush interval, enabled, Global Privacy Control) and the URLs below.
+- ``/usage/brython/<version>/brython.js``: the installed ``brython`` package's runtime;
+  ``/usage/usage_reporter.<hash>.brython.js``: ``usage_reporter`` as one Brython bundle.
+  Both are immutable (the version or content hash is in the URL): cached for a year.
+  ``/usage/usage_reporter.brython.js`` is the same bundle under a stable name, for Brython
+  pages that import ``usage_reporter`` themselves (library mode).
+- With ``USAGE_DEMO``: the demo app at ``/`` (and its views at ``/app/<name>``), its files
+  under ``/demo/``. With the environment variable ``E2E_TEST_PAGES_DIR`` (the end-to-end
+  tests set it): the pages of that folder at ``/e2e/<name>``.
+
+JavaScript goes out gzipped when the browser accepts it (brython.js: 1.46 MB -> ~290 KB).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, abort, current_app, request, send_from_directory, url_for
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
+
+from ..bundle import Asset, brython_bundle, brython_runtime_path, brython_version, minify_js, package_dir
+from ..extension import get_state
 
 blueprint = Blueprint("usage_assets", __name__)
+
+EXTRAS_KEY = "brython_assets"
+CONFIG_TOKEN = "__USAGE_BRYTHON_CONFIG__"
+REPORT_PATH = "/api/ui_counters/_report"
+SHORT_CACHE = "public, max-age=300"
+IMMUTABLE = "public, max-age=31536000, immutable"
+TEST_PAGES_ENV = "E2E_TEST_PAGES_DIR"
+_PLACEHOLDER = re.compile(r"\{\{(\w+)(?:\|([^}]*))?\}\}")
+
+
+@dataclass
+class BrythonAssets:
+    """Everything built once at start for Brython pages."""
+
+    loader: Asset
+    boot_template: str
+    runtime: Asset
+    runtime_version: str
+    bundle: Asset
+
+
+def load_assets(static_dir: Path) -> BrythonAssets:
+    loader = Asset(minify_js((static_dir / "usage.js").read_text(encoding="utf-8")).encode())
+    boot_template = minify_js((static_dir / "boot-brython.js").read_text(encoding="utf-8"))
+    runtime = Asset(brython_runtime_path().read_bytes())
+    return BrythonAssets(loader, boot_template, runtime, brython_version(), brython_bundle(package_dir()))
+
+
+@blueprint.record_once
+def _setup(setup_state: BlueprintSetupState) -> None:
+    app: Flask = setup_state.app
+    state = get_state(app)
+    state.extras[EXTRAS_KEY] = load_assets(Path(state.settings["USAGE_STATIC_DIR"]))
+    if state.settings["USAGE_DEMO"]:
+        app.add_url_rule("/", "usage_demo_index", demo_index)
+        app.add_url_rule("/app/<name>", "usage_demo_app", demo_index)
+        app.add_url_rule("/demo/<path:filename>", "usage_demo_file", demo_file)
+    pages = os.environ.get(TEST_PAGES_ENV)
+    if pages:
+        app.config[TEST_PAGES_ENV] = pages
+        app.add_url_rule("/e2e/<name>", "usage_e2e_page", test_page)
+
+
+def _assets() -> BrythonAssets:
+    return get_state().extras[EXTRAS_KEY]
+
+
+def send_asset(asset: Asset, cache_control: str) -> Response:
+    """An Asset with caching headers, gzipped when the client accepts it, 304 when unchanged."""
+    gzipped = "gzip" in request.accept_encodings
+    response = Response(asset.gzipped if gzipped else asset.body, mimetype=asset.mimetype)
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    response.set_etag(asset.short_hash + ("-gz" if gzipped else ""))
+    response.headers["Cache-Control"] = cache_control
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response.make_conditional(request)
+
+
+def bundle_url() -> str:
+    return url_for("usage_assets.bundle", digest=_assets().bundle.short_hash)
+
+
+def boot_config() -> dict:
+    """What boot-brython.js hands to ``usage_reporter.browser.boot`` (URLs relative to it)."""
+    settings = get_state().settings
+    assets = _assets()
+    return {
+        "runtime": url_for("usage_assets.runtime", version=assets.runtime_version),
+        "bundle": bundle_url(),
+        "reportUrl": request.script_root + REPORT_PATH,
+        "flushIntervalS": float(settings["USAGE_FLUSH_INTERVAL_S"]),
+        "enabled": bool(settings["USAGE_UI_COUNTERS_ENABLED"]),
+        "honorGpc": bool(settings["USAGE_HONOR_GPC"]),
+    }
+
+
+@blueprint.get("/usage/usage.js")
+def loader() -> ResponseReturnValue:
+    return send_asset(_assets().loader, SHORT_CACHE)
+
+
+@blueprint.get("/usage/boot-brython.js")
+def boot() -> ResponseReturnValue:
+    text = _assets().boot_template.replace(CONFIG_TOKEN, json.dumps(boot_config(), sort_keys=True))
+    return send_asset(Asset(text.encode()), SHORT_CACHE)
+
+
+@blueprint.get("/usage/brython/<version>/brython.js")
+def runtime(version: str) -> ResponseReturnValue:
+    assets = _assets()
+    if version != assets.runtime_version:
+        abort(404, description=f"This server has Brython {assets.runtime_version}, not {version}.")
+    return send_asset(assets.runtime, IMMUTABLE)
+
+
+@blueprint.get("/usage/usage_reporter.<digest>.brython.js")
+def bundle(digest: str) -> ResponseReturnValue:
+    asset = _assets().bundle
+    if digest != asset.short_hash:
+        abort(404, description="No such bundle; /usage/usage_reporter.brython.js is the current one.")
+    return send_asset(asset, IMMUTABLE)
+
+
+@blueprint.get("/usage/usage_reporter.brython.js")
+def bundle_latest() -> ResponseReturnValue:
+    return send_asset(_assets().bundle, SHORT_CACHE)
+
+
+def _demo_dir() -> Path:
+    return Path(get_state().settings["USAGE_STATIC_DIR"]) / "demo"
+
+
+def demo_index(name: str | None = None) -> ResponseReturnValue:
+    """The demo SPA; ``/app/<name>`` serves it too, so a reload on a view works."""
+    response = send_from_directory(_demo_dir(), "index.html", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def demo_file(filename: str) -> ResponseReturnValue:
+    response = send_from_directory(_demo_dir(), filename, max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def test_page(name: str) -> ResponseReturnValue:
+    """A page of the end-to-end suite, its ``{{name|default}}`` placeholders filled from the query."""
+    folder = Path(current_app.config[TEST_PAGES_ENV])
+    path = (folder / name).resolve()
+    if path.parent != folder.resolve() or not path.is_file():
+        abort(404, description=f"No test page {name!r}.")
+
+    def fill(match: re.Match[str]) -> str:
+        return html.escape(request.args.get(match.group(1), match.group(2) or ""))
+
+    response = Response(_PLACEHOLDER.sub(fill, path.read_text(encoding="utf-8")), mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
