@@ -26,16 +26,11 @@ async function start(message) {
   const config = message.config;
   try {
     timing.start = now();
-    fetch(config.wheelURL).catch(() => {}); // warm the HTTP cache while Pyodide boots
     const { loadPyodide } = await import(config.indexURL + "pyodide.mjs");
     timing.imported = now();
-    const pyodide = await loadPyodide({ indexURL: config.indexURL });
+    // `packages` downloads and installs our wheel while Pyodide bootstraps itself.
+    const pyodide = await loadPyodide({ indexURL: config.indexURL, packages: [config.wheelURL] });
     timing.pyodide = now();
-    await pyodide.loadPackage(config.wheelURL, {
-      messageCallback: () => {},
-      errorCallback: (text) => post({ t: "log", message: "usage-collection: " + text }),
-    });
-    timing.wheel = now();
     const adapter = pyodide.pyimport("usage_reporter._pyodide");
     message.timing = timing;
     const handle = adapter.start_worker(JSON.stringify(message), (text) => post(JSON.parse(text)));

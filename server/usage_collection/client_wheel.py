@@ -26,6 +26,8 @@ PACKAGE = "usage_reporter"
 SUMMARY = "Browser side of usage-collection: UI counters and application usage for Brython and Pyodide pages."
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _INCLUDED_SUFFIXES = (".py", ".typed")
+# Never runs under Pyodide: the Brython adapter imports Brython's ``browser`` module.
+PYODIDE_EXCLUDED = frozenset({"_brython.py"})
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def package_files(source: Path) -> list[tuple[str, bytes]]:
     files = []
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
-        if not path.is_file() or "__pycache__" in relative.parts or path.suffix not in _INCLUDED_SUFFIXES:
+        if (not path.is_file() or "__pycache__" in relative.parts or path.suffix not in _INCLUDED_SUFFIXES
+                or path.name in PYODIDE_EXCLUDED):
             continue
         files.append((f"{PACKAGE}/{relative.as_posix()}", path.read_bytes()))
     if not any(name == f"{PACKAGE}/__init__.py" for name, _ in files):
