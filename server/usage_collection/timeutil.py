@@ -37,6 +37,8 @@ def iso_timestamp(moment: datetime) -> str:
 
 def normalise_timestamp(text: str) -> str:
     """Any stored ISO 8601 time as ``iso_timestamp`` (rows written by older code may differ)."""
+    if len(text) == 24 and text[19] == "." and text[23] == "Z":
+        return text  # already 2021-11-20T11:43:00.961Z
     try:
         parsed = datetime.fromisoformat(text)
     except (TypeError, ValueError):

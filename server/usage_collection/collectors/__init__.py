@@ -7,7 +7,8 @@ from .builtin import builtin_collectors
 from .collector import Collector, FetchContext, always_ready, make_stats_collector, make_usage_collector
 from .collector_set import CollectorSet
 from .collector_stats import USAGE_COLLECTOR_STATS_TYPE
-from .schema import DYNAMIC_KEY, SchemaError, SchemaMismatch, check, collectors_mapping, to_mapping, validate_schema
+from .schema import DYNAMIC_KEY, SchemaError, SchemaMismatch, collectors_mapping, to_mapping, validate_schema
+from .validator import check
 
 __all__ = [
     "DYNAMIC_KEY",

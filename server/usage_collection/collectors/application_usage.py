@@ -54,29 +54,41 @@ def _empty(app_id: str, view_id: str) -> dict[str, Any]:
     return entry
 
 
+def _daily_sums(days: tuple[int, ...]) -> str:
+    windows = "".join(f", SUM(CASE WHEN day >= ? THEN number_of_clicks ELSE 0 END)"
+                      f", SUM(CASE WHEN day >= ? THEN minutes_on_screen ELSE 0 END)" for _ in days)
+    return (f"SELECT app_id, view_id, SUM(number_of_clicks), SUM(minutes_on_screen){windows} "
+            "FROM application_usage_daily GROUP BY app_id, view_id")
+
+
+_DAILY_SUMS = _daily_sums(WINDOWS)
+
+
 def fetch_application_usage(context: FetchContext) -> dict[str, Any]:
     conn = context.db.conn
     entries: dict[tuple[str, str], dict[str, Any]] = {}
 
     def entry_for(app_id: str, view_id: str) -> dict[str, Any]:
         view_id = view_id or MAIN_VIEW
-        return entries.setdefault((app_id, view_id), _empty(app_id, view_id))
+        entry = entries.get((app_id, view_id))
+        if entry is None:
+            entry = entries[app_id, view_id] = _empty(app_id, view_id)
+        return entry
 
     for app_id, view_id, minutes, clicks in conn.execute(
             "SELECT app_id, view_id, minutes_on_screen, number_of_clicks FROM application_usage_totals"):
         entry = entry_for(app_id, view_id)
         entry["clicks_total"] += clicks
         entry["minutes_on_screen_total"] += minutes
-    since = {days: first_day_within(context.now, days) for days in WINDOWS}
-    for app_id, view_id, day, minutes, clicks in conn.execute(
-            "SELECT app_id, view_id, day, minutes_on_screen, number_of_clicks FROM application_usage_daily"):
+    # Summed by SQLite per (app, view): one row each instead of one per day.
+    since = [first_day_within(context.now, days) for days in WINDOWS for _ in ("clicks", "minutes")]
+    for app_id, view_id, clicks, minutes, *windows in conn.execute(_DAILY_SUMS, since):
         entry = entry_for(app_id, view_id)
         entry["clicks_total"] += clicks
         entry["minutes_on_screen_total"] += minutes
-        for days in WINDOWS:
-            if day >= since[days]:
-                entry[f"clicks_{days}_days"] += clicks
-                entry[f"minutes_on_screen_{days}_days"] += minutes
+        for index, days in enumerate(WINDOWS):
+            entry[f"clicks_{days}_days"] += windows[2 * index]
+            entry[f"minutes_on_screen_{days}_days"] += windows[2 * index + 1]
     return _by_application(entries)
 
 

@@ -13,11 +13,12 @@ so a mistake surfaces when the collector is made rather than in the middle of a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator, Literal, Mapping
 
 from .schema import Schema, SchemaError, validate_schema
+from .validator import Checker, compile_checker, run_checker
 
 CollectorKind = Literal["usage", "stats"]
 Fetch = Callable[["FetchContext"], Any]
@@ -69,6 +70,7 @@ class Collector:
     fetch: Fetch
     is_ready: IsReady = always_ready
     kind: CollectorKind = "usage"
+    _checker: Checker | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.type, str) or not self.type:
@@ -89,6 +91,12 @@ class Collector:
             validate_schema(self.schema, self.type)
         except SchemaError as exc:
             raise SchemaError(f'Collector "{self.type}" has an invalid schema: {exc}') from None
+        object.__setattr__(self, "_checker", compile_checker(self.schema))
+
+    def check_result(self, result: Any) -> None:
+        """Raise ``SchemaMismatch`` (path starting with the type) if ``result`` does not match the schema."""
+        if self._checker is not None:
+            run_checker(self._checker, result, self.type)
 
 
 def make_usage_collector(*, type: str | None = None, schema: Schema | None = None, fetch: Fetch | None = None,

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 
 from .collector import Collector, FetchContext, always_ready
 from .collector_stats import COLLECTOR_STATS_SCHEMA, USAGE_COLLECTOR_STATS_TYPE, collector_stats
-from .schema import Schema, SchemaMismatch, check, collectors_mapping
+from .schema import Schema, SchemaMismatch, collectors_mapping
 
 logger = logging.getLogger("usage_collection.collectors")
 
@@ -98,8 +98,8 @@ class CollectorSet:
 def _fetch_one(collector: Collector, context: FetchContext) -> tuple[bool, Any]:
     try:
         result = collector.fetch(context)
-        if result is not None and collector.schema is not None:
-            check(result, collector.schema, collector.type)
+        if result is not None:
+            collector.check_result(result)
         return True, result
     except SchemaMismatch as exc:
         logger.warning("Unable to fetch data from %s collector: its result does not match its schema: %s",

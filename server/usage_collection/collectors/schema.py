@@ -2,10 +2,11 @@
 
 Kibana's ``MakeSchemaFrom<T>`` is only checked by its TypeScript compiler, so a collector
 can send telemetry that its declared mapping does not describe. Here the schema is data:
-``validate_schema`` refuses a malformed declaration when the collector is made, ``check``
-refuses a fetch result that does not match (the collector counts as failed, with the path
-of the first difference in the log), and ``to_mapping`` produces the mapping that
-``usage-collection schema-check`` compares with the stored JSON, like ``telemetry_check``.
+``validate_schema`` refuses a malformed declaration when the collector is made,
+``validator.check`` refuses a fetch result that does not match (the collector counts as
+failed, with the path of the first difference in the log), and ``to_mapping`` produces the
+mapping that ``usage-collection schema-check`` compares with the stored JSON, like
+Kibana's ``telemetry_check``.
 
 A node is one of:
 
@@ -22,8 +23,6 @@ A node is one of:
 
 from __future__ import annotations
 
-import math
-from datetime import date, datetime
 from typing import Any, Mapping
 
 Schema = Mapping[str, Any]
@@ -112,101 +111,6 @@ def _only_keys(node: Schema, allowed: set[str], path: str) -> None:
     extra = set(node) - allowed
     if extra:
         raise SchemaError(f"{path}: unexpected keys {sorted(extra)} for a {node['type']!r} node")
-
-
-def check(value: Any, node: Schema, path: str = "value") -> None:
-    """Raise ``SchemaMismatch`` if ``value`` does not match ``node`` (wrong type, missing or extra keys)."""
-    kind = node_kind(node)
-    if kind == "object":
-        if not isinstance(value, Mapping):
-            raise SchemaMismatch(path, f"expected an object, got {_describe(value)}")
-        for key, child in node.items():
-            if key in ("_meta", DYNAMIC_KEY):
-                continue
-            item = value.get(key)
-            if item is None:
-                if is_optional(child):
-                    continue
-                problem = "is None" if key in value else "missing"
-                raise SchemaMismatch(f"{path}.{key}", f"{problem} (declare it with \"_meta\": "
-                                                      "{\"optional\": true} if it may be absent)")
-            check(item, child, f"{path}.{key}")
-        dynamic = node.get(DYNAMIC_KEY)
-        for key, item in value.items():
-            if key in node and key not in ("_meta", DYNAMIC_KEY):
-                continue
-            if not isinstance(key, str):
-                raise SchemaMismatch(path, f"keys must be strings, got {key!r}")
-            if dynamic is None:
-                raise SchemaMismatch(f"{path}.{key}", "not declared in the schema")
-            if item is None and is_optional(dynamic):
-                continue
-            check(item, dynamic, f"{path}.{key}")
-    elif kind == "array":
-        if not isinstance(value, (list, tuple)):
-            raise SchemaMismatch(path, f"expected an array, got {_describe(value)}")
-        for index, item in enumerate(value):
-            check(item, node["items"], f"{path}[{index}]")
-    elif kind == "pass_through":
-        _check_json(value, path)
-    else:
-        reason = _leaf_problem(value, node["type"])
-        if reason:
-            raise SchemaMismatch(path, reason)
-
-
-def _leaf_problem(value: Any, kind: str) -> str | None:
-    if kind in INTEGER_RANGES:
-        if not isinstance(value, int) or isinstance(value, bool):
-            return f"expected {kind} (a whole number), got {_describe(value)}"
-        low, high = INTEGER_RANGES[kind]
-        return None if low <= value <= high else f"{value} is out of range for {kind} ({low}..{high})"
-    if kind in ("double", "float"):
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            return f"expected {kind} (a number), got {_describe(value)}"
-        return None if math.isfinite(value) else f"expected a finite {kind}, got {value}"
-    if kind in ("keyword", "text"):
-        return None if isinstance(value, str) else f"expected {kind} (a string), got {_describe(value)}"
-    if kind == "boolean":
-        return None if isinstance(value, bool) else f"expected boolean, got {_describe(value)}"
-    # date: an ISO 8601 string or epoch milliseconds, as Elasticsearch's default date format.
-    if isinstance(value, (datetime, date)):
-        return "expected date as an ISO 8601 string or epoch milliseconds, got a Python date (call .isoformat())"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            datetime.fromisoformat(value)
-            return None
-        except ValueError:
-            return f"expected date as an ISO 8601 string, got {value!r}"
-    return f"expected date (ISO 8601 string or epoch milliseconds), got {_describe(value)}"
-
-
-def _check_json(value: Any, path: str) -> None:
-    """pass_through accepts anything that serialises to JSON, and nothing else."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise SchemaMismatch(path, f"{value} cannot be sent as JSON")
-        return
-    if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            _check_json(item, f"{path}[{index}]")
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise SchemaMismatch(path, f"keys must be strings, got {key!r}")
-            _check_json(item, f"{path}.{key}")
-        return
-    raise SchemaMismatch(path, f"{_describe(value)} cannot be sent as JSON")
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
 
 
 def to_mapping(node: Schema) -> dict[str, Any]:
