@@ -12,6 +12,7 @@ the rollups) runs in daemon threads started lazily and stopped by ``UsageState.c
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -101,10 +102,13 @@ class UsageState:
             task.stop()
         if self.usage_counters is not None:
             self.usage_counters.close()
-        for extra in list(self.extras.values()):
+        for name, extra in list(self.extras.items()):
             closer = getattr(extra, "close", None)
             if callable(closer):
-                closer()
+                try:
+                    closer()
+                except Exception:  # noqa: BLE001 - one failing clean-up must not skip the others
+                    logging.getLogger("usage_collection").exception("closing %s failed", name)
 
 
 def get_state(app: Flask | None = None) -> UsageState:
