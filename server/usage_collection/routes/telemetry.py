@@ -1,5 +1,219 @@
-"""Placeholder blueprint: being built (see the issue that owns routes/telemetry.py)."""
+"""Telemetry routes: the admin's opt-in API (Kibana's ``/api/telemetry/v2/*``) and the intake.
 
-from flask import Blueprint
+Admin routes (``require_admin``: the ``USAGE_STATS_TOKEN`` bearer, or loopback when no
+token is set, like ``/api/stats``; also HTTP Basic with the token as password, for the
+admin pages); their writes also need a ``kbn-xsrf`` header or this server's own ``Origin``::
+
+    GET  /api/telemetry/v2/config              the opt-in state and settings, for pages
+    POST /api/telemetry/v2/optIn               {"enabled": bool}
+    PUT  /api/telemetry/v2/userHasSeenNotice   the admin dismissed the notice
+    GET  /api/telemetry/v2/last_reported       {"lastReported": epoch ms | null}
+    PUT  /api/telemetry/v2/last_reported       a browser sent the snapshot just now
+    POST /api/telemetry/v2/clusters/_stats     {"unencrypted": true} -> [{clusterUuid, stats}]
+
+Public intake (``USAGE_INTAKE_ENABLED``; 404 otherwise), CORS open to every origin so
+other deployments' browsers can post, strictly validated and size-limited::
+
+    POST /api/telemetry/v3/intake                 one snapshot's stats
+    POST /api/telemetry/v3/intake/opt_in_status   {"cluster_uuid", "opt_in_status"}
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
+
+from ..errors import ApiError, BadRequest, StorageUnavailable
+from ..extension import get_db, get_state
+from ..telemetry import intake, state as telemetry_state
+from ..telemetry.bodies import check_json_media_type, parse_body
+from ..telemetry.pages import require_admin_access
+from ..telemetry.sender import epoch_ms, report_opt_in_status
+from ..telemetry.service import build_snapshot, opt_in_status_snapshot, setup_telemetry, telemetry_config
+from ..validation import parse_json
 
 blueprint = Blueprint("usage_telemetry", __name__)
+
+INTAKE_PATH = "/api/telemetry/v3/intake"
+OPT_IN_STATUS_INTAKE_PATH = INTAKE_PATH + "/opt_in_status"
+NOT_ALLOWED = "Not allowed to change Opt-in Status."
+XSRF_MESSAGE = "Request must contain a kbn-xsrf header."
+ENCRYPTION_MESSAGE = ('Encrypted snapshots are not supported: usage-collection sends them unencrypted '
+                      '(use an https telemetry URL). Post {"unencrypted": true}.')
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, X-Usage-Instance-ID, X-Usage-Version",
+    "Access-Control-Max-Age": "600",
+}
+
+
+@blueprint.record_once
+def _setup(setup_state: BlueprintSetupState) -> None:
+    app: Flask = setup_state.app
+    setup_telemetry(app)
+
+
+def check_admin_write() -> None:
+    """An admin write: authorised, and not forged by another site (kbn-xsrf or our own Origin).
+
+    Stricter than the report route: ``USAGE_ALLOWED_ORIGINS`` (sites allowed to post
+    *reports*) are not trusted to change telemetry settings.
+    """
+    require_admin_access()
+    if "kbn-xsrf" in request.headers or "kbn-version" in request.headers:
+        return
+    origin = (request.headers.get("Origin") or "").rstrip("/").lower()
+    if origin and origin == request.host_url.rstrip("/").lower():
+        return
+    raise BadRequest(XSRF_MESSAGE)
+
+
+def _body(fields: dict[str, tuple[str, bool]], *, empty_ok: bool = False) -> dict[str, Any]:
+    check_json_media_type(request.headers.get("Content-Type"), request.mimetype)
+    limit = int(current_app.config.get("USAGE_MAX_BODY_BYTES", 256 * 1024))
+    return parse_body(_read_limited(limit, "USAGE_MAX_BODY_BYTES"), fields, empty_ok=empty_ok)
+
+
+def _read_limited(limit: int, setting: str) -> bytes:
+    """At most ``limit`` bytes or 413, whether or not the client sent a Content-Length."""
+    too_large = ApiError(413, f"Request body is larger than the limit of {limit} bytes ({setting}).")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise too_large
+    return raw
+
+
+def config_json() -> dict[str, Any]:
+    """Kibana's telemetry config as the browser sees it, plus the stored state it needs."""
+    state = get_state()
+    config = telemetry_config()
+    stored = telemetry_state.read_state(get_db())
+    opted_in = telemetry_state.resolve_opt_in(config, stored)
+    return {
+        "optIn": opted_in,
+        "allowChangingOptInStatus": config.allow_changing and not config.is_fixed,
+        "sendUsageFrom": config.send_from,
+        "telemetryUrl": config.telemetry_url,
+        "optInStatusUrl": config.opt_in_status_url,
+        "banner": config.banner,
+        "userHasSeenNotice": telemetry_state.has_seen_notice(config, stored, opted_in),
+        "telemetryNotifyUserAboutOptInDefault": telemetry_state.notify_about_opt_in_default(config, stored, opted_in),
+        "showNotice": telemetry_state.should_show_notice(config, stored),
+        "lastReported": stored.last_reported,
+        "reportFailureCount": stored.report_failure_count,
+        "version": config.version,
+        "instanceUuid": state.instance_uuid,
+        "intakeEnabled": bool(state.settings.get("USAGE_INTAKE_ENABLED")),
+    }
+
+
+def _storage(action: Any) -> Any:
+    try:
+        return action()
+    except sqlite3.Error as exc:
+        raise StorageUnavailable(f"Storage is unavailable ({exc}); nothing was changed. Retry later.") from exc
+
+
+@blueprint.get("/api/telemetry/v2/config")
+def get_config() -> ResponseReturnValue:
+    require_admin_access()
+    return jsonify(config_json())
+
+
+@blueprint.post("/api/telemetry/v2/optIn")
+def opt_in() -> ResponseReturnValue:
+    """Kibana's optIn route: 400 when the settings fix the choice, else store it and report it."""
+    check_admin_write()
+    enabled = _body({"enabled": ("boolean", True)})["enabled"]
+    config = telemetry_config()
+    if not config.allow_changing:
+        raise BadRequest(NOT_ALLOWED)
+    state = get_state()
+    _storage(lambda: telemetry_state.set_opt_in(get_db(), enabled, config.version))
+    if config.opt_in_status_url:
+        thread = report_opt_in_status(config.opt_in_status_url, state.instance_uuid, enabled, config.version,
+                                      float(state.settings["USAGE_TELEMETRY_TIMEOUT_S"]))
+        state.extras["telemetry_opt_in_report"] = thread
+    return jsonify(opt_in_status_snapshot(state.instance_uuid, enabled))
+
+
+@blueprint.put("/api/telemetry/v2/userHasSeenNotice")
+def user_has_seen_notice() -> ResponseReturnValue:
+    check_admin_write()
+    _body({}, empty_ok=True)
+    stored = _storage(lambda: telemetry_state.mark_notice_seen(get_db(), telemetry_config().version))
+    return jsonify(stored.as_json())
+
+
+@blueprint.get("/api/telemetry/v2/last_reported")
+def get_last_reported() -> ResponseReturnValue:
+    require_admin_access()
+    return jsonify({"lastReported": telemetry_state.read_state(get_db()).last_reported})
+
+
+@blueprint.put("/api/telemetry/v2/last_reported")
+def put_last_reported() -> ResponseReturnValue:
+    check_admin_write()
+    _body({}, empty_ok=True)
+    now_ms = epoch_ms(get_state().clock())
+    stored = _storage(lambda: telemetry_state.set_last_reported(get_db(), now_ms))
+    return jsonify({"lastReported": stored.last_reported})
+
+
+@blueprint.post("/api/telemetry/v2/clusters/_stats")
+def snapshot() -> ResponseReturnValue:
+    """The snapshot a sender posts: ``[{clusterUuid, stats}]``, never encrypted here."""
+    check_admin_write()
+    body = _body({"unencrypted": ("boolean", False), "refreshCache": ("boolean", False)}, empty_ok=True)
+    if body.get("unencrypted") is not True:
+        raise BadRequest(ENCRYPTION_MESSAGE)
+    return jsonify(build_snapshot(get_state(), get_db()))
+
+
+# -- the intake ----------------------------------------------------------------------------
+
+def _intake_body() -> tuple[Any, str | None]:
+    if not get_state().settings.get("USAGE_INTAKE_ENABLED"):
+        raise ApiError(404, "This server is not a telemetry intake (USAGE_INTAKE_ENABLED is off).")
+    check_json_media_type(request.headers.get("Content-Type"), request.mimetype)
+    raw = _read_limited(int(get_state().settings["USAGE_INTAKE_MAX_BYTES"]), "USAGE_INTAKE_MAX_BYTES")
+    if not raw.strip():
+        raise BadRequest("[request body]: expected a plain object value, but found [undefined] instead.")
+    return parse_json(raw), request.headers.get(intake.INSTANCE_HEADER)
+
+
+@blueprint.route(INTAKE_PATH, methods=["POST", "OPTIONS"])
+def intake_snapshot() -> ResponseReturnValue:
+    """Store one snapshot from another deployment (Kibana's ``/v3/send/kibana-snapshot``)."""
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    body, header = _intake_body()
+    instance, payload = intake.validate_snapshot(body, header)
+    row = _storage(lambda: intake.store_snapshot(get_db(), instance, payload, get_state().clock()))
+    return jsonify(status="ok", id=row)
+
+
+@blueprint.route(OPT_IN_STATUS_INTAKE_PATH, methods=["POST", "OPTIONS"])
+def intake_opt_in_status() -> ResponseReturnValue:
+    """Store an opt-in change from another deployment (Kibana's ``kibana-opt_in_status`` channel)."""
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    body, header = _intake_body()
+    instance, opted_in = intake.validate_opt_in_status(body, header)
+    row = _storage(lambda: intake.store_opt_in_status(get_db(), instance, opted_in, get_state().clock()))
+    return jsonify(status="ok", id=row)
+
+
+@blueprint.after_app_request
+def _intake_cors(response: Response) -> Response:
+    """CORS on every intake answer, errors included, so a browser sender can read a 400."""
+    if request.path in (INTAKE_PATH, OPT_IN_STATUS_INTAKE_PATH):
+        response.headers.update(CORS_HEADERS)
+    return response

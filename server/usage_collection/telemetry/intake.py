@@ -1,0 +1,119 @@
+"""The receiving end of telemetry: snapshots and opt-in changes from other deployments.
+
+Kibana sends to Elastic's telemetry cluster (``/v3/send/kibana-snapshot`` and
+``/v3/send/kibana-opt_in_status``); a deployment of this package with
+``USAGE_INTAKE_ENABLED`` plays that part at ``/api/telemetry/v3/intake`` and
+``/api/telemetry/v3/intake/opt_in_status``. The body is whatever the sender posts: a
+snapshot's ``stats`` (the same payload as ``usage-collection stats``), or
+``{"cluster_uuid", "opt_in_status"}``. The sending instance is named by the
+``X-Usage-Instance-ID`` header, or by the body's own uuid when the header is absent.
+
+Validation is strict about the shape (it is a public endpoint) but not about every
+collector's fields: a newer sender may carry collectors this intake has never heard of.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from ..errors import BadRequest
+from ..storage import transaction
+from ..timeutil import iso_timestamp, utc_day
+from .bodies import check_object, js_type
+
+INSTANCE_HEADER = "X-Usage-Instance-ID"
+VERSION_HEADER = "X-Usage-Version"
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
+OPT_IN_STATUS_FIELDS = {"cluster_uuid": ("string", True), "opt_in_status": ("boolean", True)}
+ROOT = "request body"
+
+
+def _instance(value: Any, where: str) -> str:
+    if type(value) is not str or not _INSTANCE_ID.match(value):
+        raise BadRequest(f"[{where}]: expected 1 to 64 characters from A-Z a-z 0-9 . _ : - "
+                         f"but got {json.dumps(value)[:80] if type(value) is str else '[' + js_type(value) + ']'}")
+    return value
+
+
+def body_instance_uuid(payload: dict[str, Any]) -> Any:
+    """The uuid a snapshot carries itself: ``clusterUuid`` (or ``cluster_uuid``), else its
+    service block's ``uuid`` (``usage_collection``, or Kibana's and OSD's names for it)."""
+    for key in ("clusterUuid", "cluster_uuid"):
+        if key in payload:
+            return payload[key]
+    for section in ("usage_collection", "kibana", "opensearch_dashboards"):
+        if isinstance(payload.get(section), dict) and "uuid" in payload[section]:
+            return payload[section]["uuid"]
+    return None
+
+
+def validate_snapshot(body: Any, header_instance: str | None) -> tuple[str, dict[str, Any]]:
+    """A snapshot must be an object whose ``usage`` is an object; returns (instance uuid, body)."""
+    if type(body) is not dict:
+        raise BadRequest(f"[{ROOT}]: expected a plain object value, but found [{js_type(body)}] instead. "
+                         "Post one snapshot's stats (the output of `usage-collection stats`).")
+    if "usage" not in body:
+        raise BadRequest(f"[{ROOT}.usage]: expected value of type [object] but got [undefined]")
+    if type(body["usage"]) is not dict:
+        raise BadRequest(f"[{ROOT}.usage]: expected value of type [object] but got [{js_type(body['usage'])}]")
+    for name, value in body["usage"].items():
+        if type(value) is not dict:
+            raise BadRequest(f"[{ROOT}.usage.{name[:80]}]: expected value of type [object] "
+                             f"but got [{js_type(value)}]")
+    if header_instance is not None:
+        return _instance(header_instance, f"request headers.{INSTANCE_HEADER.lower()}"), body
+    from_body = body_instance_uuid(body)
+    if from_body is None:
+        raise BadRequest(f"[request headers.{INSTANCE_HEADER.lower()}]: the sending instance is unknown: "
+                         f"send the {INSTANCE_HEADER} header or a clusterUuid in the body.")
+    return _instance(from_body, f"{ROOT}.clusterUuid"), body
+
+
+def validate_opt_in_status(body: Any, header_instance: str | None) -> tuple[str, bool]:
+    """``{"cluster_uuid": str, "opt_in_status": bool}``; the header, when sent, must agree."""
+    check_object(body, OPT_IN_STATUS_FIELDS)
+    instance = _instance(body["cluster_uuid"], f"{ROOT}.cluster_uuid")
+    if header_instance is not None and header_instance != instance:
+        raise BadRequest(f"[request headers.{INSTANCE_HEADER.lower()}]: {json.dumps(header_instance[:80])} "
+                         f"does not match the body's cluster_uuid {json.dumps(instance)}.")
+    return instance, body["opt_in_status"]
+
+
+def store_snapshot(db: sqlite_utils.Database, instance_uuid: str, payload: dict[str, Any], now: datetime) -> int:
+    """One row per received snapshot; returns its id."""
+    with transaction(db):
+        cursor = db.conn.execute(
+            "INSERT INTO telemetry_snapshots (instance_uuid, received_at, day, payload) VALUES (?, ?, ?, ?)",
+            [instance_uuid, iso_timestamp(now), utc_day(now), json.dumps(payload, separators=(",", ":"))])
+        return int(cursor.lastrowid or 0)
+
+
+def store_opt_in_status(db: sqlite_utils.Database, instance_uuid: str, opted_in: bool, now: datetime) -> int:
+    with transaction(db):
+        cursor = db.conn.execute(
+            "INSERT INTO telemetry_opt_in_status (instance_uuid, received_at, opt_in_status) VALUES (?, ?, ?)",
+            [instance_uuid, iso_timestamp(now), int(opted_in)])
+        return int(cursor.lastrowid or 0)
+
+
+def snapshots_per_day(db: sqlite_utils.Database, now: datetime, days: int) -> list[dict[str, Any]]:
+    """``[{instance, day, snapshots}]`` for the last ``days`` UTC days, for the dashboard."""
+    first = utc_day(now - timedelta(days=days - 1))
+    rows = db.conn.execute(
+        "SELECT instance_uuid, day, COUNT(*) FROM telemetry_snapshots WHERE day >= ? "
+        "GROUP BY instance_uuid, day ORDER BY day, instance_uuid", [first]).fetchall()
+    return [{"instance": instance, "day": day, "snapshots": count} for instance, day, count in rows]
+
+
+def latest_opt_in_status(db: sqlite_utils.Database) -> dict[str, bool]:
+    """Each reporting instance's most recent opt-in status."""
+    rows = db.conn.execute(
+        "SELECT instance_uuid, opt_in_status FROM telemetry_opt_in_status AS t WHERE id = "
+        "(SELECT MAX(id) FROM telemetry_opt_in_status WHERE instance_uuid = t.instance_uuid) "
+        "ORDER BY instance_uuid").fetchall()
+    return {instance: bool(status) for instance, status in rows}

@@ -1,0 +1,72 @@
+"""Telemetry wired into an app: its config, the snapshot, and the server sender's thread.
+
+``setup_telemetry(app)`` runs once when the routes are registered: it checks the
+``USAGE_TELEMETRY_*`` settings (a bad value stops the start, with the setting's name) and,
+with ``USAGE_TELEMETRY_SEND_FROM=server``, makes the sender, whose thread the first request
+starts. ``build_snapshot`` is
+Kibana's collection manager reduced to one instance: ``[{clusterUuid, stats}]`` where
+``stats`` is exactly what ``usage-collection stats`` prints and ``/api/stats`` answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+from flask import Flask
+
+from ..extension import UsageState, get_state
+from ..stats_payload import build_stats_payload
+from .sender import ServerSender
+from .state import TelemetryConfig
+
+CONFIG_KEY = "telemetry_config"
+SENDER_KEY = "telemetry_sender"
+
+
+def setup_telemetry(app: Flask) -> TelemetryConfig:
+    state = get_state(app)
+    config = TelemetryConfig.from_settings(state.settings)
+    state.extras[CONFIG_KEY] = config
+    if config.send_from == "server":
+        sender = ServerSender(state.connect, config, lambda: snapshot_with_own_connection(state), state.clock,
+                              timeout=float(state.settings["USAGE_TELEMETRY_TIMEOUT_S"]))
+        state.extras[SENDER_KEY] = sender
+
+        @app.before_request
+        def _start_sender() -> None:
+            """Like the rollups: started by the first request, so a CLI command that builds the
+            app (``usage-collection stats``) never sends anything."""
+            sender.start()
+    return config
+
+
+def stop_telemetry(app: Flask) -> None:
+    """Stop the server sender's thread, if this app runs one."""
+    sender = get_state(app).extras.get(SENDER_KEY)
+    if sender is not None:
+        sender.stop()
+
+
+def telemetry_config(app: Flask | None = None) -> TelemetryConfig:
+    return get_state(app).extras[CONFIG_KEY]
+
+
+def build_snapshot(state: UsageState, db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """``[{clusterUuid, stats}]``: this instance's stats payload, unencrypted."""
+    stats = build_stats_payload(state, db, state.clock(), extended=True, legacy=True)
+    return [{"clusterUuid": state.instance_uuid, "stats": stats}]
+
+
+def snapshot_with_own_connection(state: UsageState) -> list[dict[str, Any]]:
+    """For the sender's thread, which has no request (and so no per-request connection)."""
+    db = state.connect()
+    try:
+        return build_snapshot(state, db)
+    finally:
+        db.conn.close()
+
+
+def opt_in_status_snapshot(instance_uuid: str, opted_in: bool) -> list[dict[str, Any]]:
+    """Kibana's optIn answer: ``[{clusterUuid, stats: {cluster_uuid, opt_in_status}}]``, unencrypted."""
+    return [{"clusterUuid": instance_uuid, "stats": {"cluster_uuid": instance_uuid, "opt_in_status": opted_in}}]

@@ -1,0 +1,132 @@
+"""The intake: snapshots and opt-in statuses from other deployments, stored, limited, validated."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+INTAKE = "/api/telemetry/v3/intake"
+OPT_IN_STATUS = INTAKE + "/opt_in_status"
+JSON = {"Content-Type": "application/json"}
+HEADER = "X-Usage-Instance-ID"
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app(USAGE_INTAKE_ENABLED=True, USAGE_INTAKE_MAX_BYTES=4096)
+
+
+def test_a_snapshot_is_stored_with_its_instance_and_day(client, app, rows, clock):
+    body = {"usage": {"ui_counters": {"dailyEvents": []}}, "clusterUuid": "other-in-body"}
+    response = client.post(INTAKE, json=body, headers={HEADER: "abc-123", "X-Usage-Version": "1.3.0"})
+    assert response.status_code == 200 and response.get_json()["status"] == "ok"
+    [(row_id, instance, received_at, day, payload)] = rows(app, "telemetry_snapshots")
+    assert (instance, day) == ("abc-123", "2026-03-02")
+    assert received_at.startswith("2026-03-02T09:30:00")
+    assert json.loads(payload) == body
+
+
+@pytest.mark.parametrize(("body", "instance"), [
+    ({"usage": {}, "clusterUuid": "from-camel"}, "from-camel"),
+    ({"usage": {}, "cluster_uuid": "from-snake"}, "from-snake"),
+    ({"usage": {}, "usage_collection": {"uuid": "from-service"}}, "from-service"),
+    ({"usage": {}, "kibana": {"uuid": "from-kibana"}}, "from-kibana"),
+])
+def test_without_the_header_the_body_names_the_instance(client, app, rows, body, instance):
+    assert client.post(INTAKE, json=body).status_code == 200
+    assert rows(app, "telemetry_snapshots")[0][1] == instance
+
+
+@pytest.mark.parametrize(("body", "headers", "status", "message"), [
+    ("", {HEADER: "a"}, 400, "[request body]: expected a plain object value, but found [undefined] instead."),
+    ("[]", {HEADER: "a"}, 400, "[request body]: expected a plain object value, but found [Array] instead."),
+    ("not json", {HEADER: "a"}, 400, "the body is not valid JSON"),
+    ('{"usage": {}, "usage": {}}', {HEADER: "a"}, 400, "appears twice"),
+    ('{"usage": NaN}', {HEADER: "a"}, 400, "NaN is not a JSON number"),
+    ("{}", {HEADER: "a"}, 400, "[request body.usage]: expected value of type [object] but got [undefined]"),
+    ('{"usage": []}', {HEADER: "a"}, 400, "[request body.usage]: expected value of type [object] but got [Array]"),
+    ('{"usage": {"ui_counters": 3}}', {HEADER: "a"}, 400,
+     "[request body.usage.ui_counters]: expected value of type [object] but got [number]"),
+    ('{"usage": {}}', {}, 400, "the sending instance is unknown"),
+    ('{"usage": {}, "clusterUuid": 7}', {}, 400, "[request body.clusterUuid]: expected 1 to 64 characters"),
+    ('{"usage": {}}', {HEADER: "has spaces"}, 400, "[request headers.x-usage-instance-id]: expected 1 to 64"),
+    ('{"usage": {}}', {HEADER: "x" * 65}, 400, "[request headers.x-usage-instance-id]: expected 1 to 64"),
+    ('{"usage": {}}', {HEADER: "a", "Content-Type": "text/html"}, 415, "Unsupported Media Type"),
+    ('{"usage": {"pad": {"x": "' + "y" * 5000 + '"}}}', {HEADER: "a"}, 413, "limit of 4096 bytes (USAGE_INTAKE_MAX_BYTES)"),
+])
+def test_bad_snapshots_are_refused_and_nothing_is_stored(client, app, rows, body, headers, status, message):
+    response = client.post(INTAKE, data=body, headers={**JSON, **headers})
+    assert response.status_code == status
+    answer = response.get_json()
+    assert answer["statusCode"] == status and message in answer["message"], answer
+    assert response.headers["Access-Control-Allow-Origin"] == "*"  # a browser sender can read why
+    assert rows(app, "telemetry_snapshots") == []
+
+
+@pytest.mark.parametrize(("size", "status"), [(100, 200), (10_000, 413)])
+def test_a_body_without_a_length_is_still_limited(client, app, rows, size, status):
+    """Chunked transfer: no Content-Length, so the limit is enforced while reading."""
+    body = b'{"usage": {"pad": {"x": "' + b"y" * size + b'"}}}'
+    response = client.post(INTAKE, input_stream=io.BytesIO(body), headers={**JSON, HEADER: "a"},
+                           environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
+    assert response.status_code == status
+    assert len(rows(app, "telemetry_snapshots")) == (status == 200)
+
+
+def test_cors_preflight_lets_any_origin_post(client):
+    response = client.options(INTAKE, headers={"Origin": "http://other.example",
+                                               "Access-Control-Request-Method": "POST",
+                                               "Access-Control-Request-Headers": "content-type,x-usage-instance-id"})
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    allowed = response.headers["Access-Control-Allow-Headers"].lower()
+    assert "x-usage-instance-id" in allowed and "content-type" in allowed
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
+def test_no_xsrf_header_is_needed_cross_site(client, app, rows):
+    response = client.post(INTAKE, json={"usage": {}}, headers={"Origin": "http://other.example", HEADER: "abc"})
+    assert response.status_code == 200
+    assert len(rows(app, "telemetry_snapshots")) == 1
+
+
+@pytest.mark.parametrize("path", [INTAKE, OPT_IN_STATUS])
+def test_intake_is_off_unless_enabled(make_app, path):
+    client = make_app("off.db").test_client()
+    response = client.post(path, json={"usage": {}}, headers={HEADER: "abc"})
+    assert response.status_code == 404
+    assert response.get_json() == {"statusCode": 404, "error": "Not Found",
+                                   "message": "This server is not a telemetry intake (USAGE_INTAKE_ENABLED is off)."}
+
+
+def test_an_opt_in_status_is_stored(client, app, rows):
+    body = {"cluster_uuid": "abc", "opt_in_status": False}
+    assert client.post(OPT_IN_STATUS, json=body, headers={HEADER: "abc"}).status_code == 200
+    assert [(row[1], row[3]) for row in rows(app, "telemetry_opt_in_status")] == [("abc", 0)]
+
+
+@pytest.mark.parametrize(("body", "headers", "message"), [
+    ("{}", {}, "[request body.cluster_uuid]: expected value of type [string] but got [undefined]"),
+    ('{"cluster_uuid": "a"}', {}, "[request body.opt_in_status]: expected value of type [boolean] but got [undefined]"),
+    ('{"cluster_uuid": "a", "opt_in_status": "yes"}', {}, "expected value of type [boolean] but got [string]"),
+    ('{"cluster_uuid": "a b", "opt_in_status": true}', {}, "[request body.cluster_uuid]: expected 1 to 64"),
+    ('{"cluster_uuid": "a", "opt_in_status": true, "x": 1}', {}, "[request body.x]: definition for this key is missing"),
+    ('{"cluster_uuid": "a", "opt_in_status": true}', {HEADER: "b"}, "does not match the body's cluster_uuid"),
+])
+def test_bad_opt_in_statuses_are_refused(client, app, rows, body, headers, message):
+    response = client.post(OPT_IN_STATUS, data=body, headers={**JSON, **headers})
+    assert response.status_code == 400 and message in response.get_json()["message"]
+    assert rows(app, "telemetry_opt_in_status") == []
+
+
+def test_this_packages_own_snapshot_passes_the_intake(client, app, rows):
+    """Contract: what /clusters/_stats produces is what the intake accepts."""
+    [entry] = client.post("/api/telemetry/v2/clusters/_stats", json={"unencrypted": True},
+                          headers={"kbn-xsrf": "t"}).get_json()
+    app.config["USAGE_INTAKE_MAX_BYTES"] = 1 << 20
+    app.extensions["usage_collection"].settings["USAGE_INTAKE_MAX_BYTES"] = 1 << 20
+    response = client.post(INTAKE, json=entry["stats"])
+    assert response.status_code == 200, response.get_json()
+    assert rows(app, "telemetry_snapshots")[0][1] == entry["clusterUuid"]
