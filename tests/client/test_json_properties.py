@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from usage_reporter import _json
 
-SETTINGS = settings(max_examples=300, deadline=None, database=None)
+SETTINGS = settings(max_examples=200, deadline=None, database=None)
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
 values = st.recursive(scalars, lambda children: st.lists(children, max_size=4)
