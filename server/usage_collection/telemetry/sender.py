@@ -99,6 +99,7 @@ class ServerSender:
         self.post = post
         self.interval_s = interval_s
         self._task: PeriodicTask | None = None
+        self._stopped = False
 
     def tick(self) -> str:
         """One check. Returns what happened: sent, failed, not-opted-in, no-url, not-due, waiting."""
@@ -159,14 +160,18 @@ class ServerSender:
     # -- the thread ------------------------------------------------------------------------
     def start(self) -> "ServerSender":
         """Check now and then every ``interval_s`` in a daemon thread, until ``stop()``."""
-        if self._task is None:
+        if self._task is None and not self._stopped:
             self._task = PeriodicTask("telemetry-sender", self.interval_s, self.tick, run_at_start=True)
             self._task.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop for good (a later ``start`` does nothing); ``UsageState.close()`` calls it."""
+        self._stopped = True
         if self._task is not None:
             self._task.stop(timeout)
+
+    close = stop
 
     @property
     def running(self) -> bool:

@@ -41,13 +41,6 @@ def setup_telemetry(app: Flask) -> TelemetryConfig:
     return config
 
 
-def stop_telemetry(app: Flask) -> None:
-    """Stop the server sender's thread, if this app runs one."""
-    sender = get_state(app).extras.get(SENDER_KEY)
-    if sender is not None:
-        sender.stop()
-
-
 def telemetry_config(app: Flask | None = None) -> TelemetryConfig:
     return get_state(app).extras[CONFIG_KEY]
 

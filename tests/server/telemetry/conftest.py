@@ -11,7 +11,6 @@ import pytest
 from flask import Flask
 
 from usage_collection import UsageCollection
-from usage_collection.telemetry.service import stop_telemetry
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 XSRF = {"kbn-xsrf": "test"}
@@ -52,7 +51,6 @@ def make_app(tmp_path: Path, clock: MovableClock) -> Iterator[Callable[..., Flas
 
     yield build
     for app in apps:
-        stop_telemetry(app)
         app.extensions["usage_collection"].close()
 
 

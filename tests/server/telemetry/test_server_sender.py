@@ -143,7 +143,9 @@ def test_server_mode_starts_the_thread_on_the_first_request_and_stops(make_app):
     assert not sender.running
     app.test_client().get("/api/status")
     assert sender.running
-    sender.stop()
+    app.extensions["usage_collection"].close()  # what serve does on SIGTERM
+    assert not sender.running
+    app.test_client().get("/api/status")
     assert not sender.running
     assert "telemetry_sender" not in make_app("browser.db").extensions["usage_collection"].extras
 

@@ -1,0 +1,32 @@
+"""``GET /usage/settings``: the admin's telemetry settings page (Kibana's Advanced Settings >
+Usage collection): the opt-in toggle, what is collected, and the real current snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, render_template
+from flask.typing import ResponseReturnValue
+
+from ..extension import get_db, get_state
+from ..telemetry.pages import admin_context, describe_collectors, require_admin_access
+from ..telemetry.service import build_snapshot
+
+blueprint = Blueprint("usage_settings_page", __name__, template_folder="../templates")
+
+
+@blueprint.get("/usage/settings")
+def settings_page() -> ResponseReturnValue:
+    require_admin_access(page=True)
+    state = get_state()
+    snapshot = build_snapshot(state, get_db())
+    response = Response(render_template(
+        "usage_collection/settings.html",
+        collectors=describe_collectors(),
+        example_payload=json.dumps(snapshot[0]["stats"], indent=2, sort_keys=True),
+        honor_gpc=bool(state.settings["USAGE_HONOR_GPC"]),
+        intake_enabled=bool(state.settings["USAGE_INTAKE_ENABLED"]),
+        **admin_context("settings")))
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,104 @@
+"""The browser telemetry sender on the admin pages, under Brython: the adapter only.
+
+Every rule (once a day per browser, the server's last_reported, backoff) is in
+``usage_reporter.telemetry_sender``; this file gives it the browser's clock, localStorage,
+focus, JSON and fetch, and runs a check at load, every minute, on window focus, and when
+the settings page changes the opt-in. Nothing here may throw into the page.
+"""
+
+from browser import document, window
+import javascript
+
+from usage_reporter.telemetry_sender import CHECK_INTERVAL_MS, Response, TelemetrySender
+
+_config = javascript.JSON.parse(document["usage-admin-config"].text)
+_logged = {}
+
+
+def _log(level, message):
+    if message in _logged:
+        return
+    _logged[message] = True
+    if level == "warn":
+        window.console.warn(message)
+    else:
+        window.console.info(message)
+
+
+class _LocalStorage:
+    def get(self, key):
+        value = window.localStorage.getItem(key)
+        return None if value is None else str(value)
+
+    def set(self, key, value):
+        window.localStorage.setItem(key, value)
+
+
+sender = TelemetrySender(
+    clock=lambda: int(window.Date.now()),
+    storage=_LocalStorage(),
+    parse_json=javascript.JSON.parse,
+    dump_json=javascript.JSON.stringify,
+    has_focus=lambda: bool(document.hasFocus()),
+    base_url=_config.get("root", ""),
+    log=_log,
+)
+
+
+def _publish():
+    window.usageTelemetrySender = window.JSON.parse(javascript.JSON.stringify(
+        {"sent": sender.sent, "failures": sender.failures, "retryAt": sender.retry_at, "busy": sender.busy}))
+
+
+def _fetch_options(request):
+    options = window.JSON.parse(javascript.JSON.stringify({"method": request.method, "headers": request.headers}))
+    if request.body is not None:
+        options.body = request.body
+    return options
+
+
+def _drive(steps, response=None):
+    """Advance the sender's generator by one request: perform it, then feed back the answer."""
+    try:
+        request = next(steps) if response is None else steps.send(response)
+    except StopIteration:
+        _publish()
+        return
+    except Exception as exc:
+        _log("warn", "usage-collection telemetry sender failed: " + str(exc))
+        steps.close()
+        _publish()
+        return
+
+    def on_response(answer):
+        def on_text(text):
+            data = None
+            if text:
+                try:
+                    data = javascript.JSON.parse(text)
+                except Exception:
+                    data = None
+            _drive(steps, Response(int(answer.status), data))
+
+        answer.text().then(on_text, lambda error: _drive(steps, Response(int(answer.status))))
+
+    try:
+        window.fetch(request.url, _fetch_options(request)).then(
+            on_response, lambda error: _drive(steps, Response(0, error=str(error))))
+    except Exception as exc:
+        _drive(steps, Response(0, error=str(exc)))
+
+
+def check(*_args):
+    try:
+        steps = sender.check()
+        if steps is not None:
+            _drive(steps)
+    except Exception as exc:
+        _log("warn", "usage-collection telemetry check failed: " + str(exc))
+
+
+window.setInterval(check, CHECK_INTERVAL_MS)
+window.addEventListener("focus", check)
+window.addEventListener("usage-telemetry-changed", check)
+check()
