@@ -209,3 +209,16 @@ def test_pages_ask_browsers_for_basic_credentials(make_app):
     assert "token as the password" in response.get_json()["message"]
     api = client.get(CONFIG)
     assert api.headers["WWW-Authenticate"] == "Bearer"
+
+
+
+def test_an_unreachable_opt_in_status_url_does_not_fail_the_choice(make_app, caplog):
+    from support.live_server import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/api/telemetry/v3/intake/opt_in_status"  # nobody listens
+    app = make_app(USAGE_TELEMETRY_OPT_IN_STATUS_URL=url, USAGE_TELEMETRY_TIMEOUT_S=2)
+    client = app.test_client()
+    assert client.post(OPT_IN, json={"enabled": True}, headers=XSRF).status_code == 200
+    app.extensions["usage_collection"].extras["telemetry_opt_in_report"].join(5)
+    assert client.get(CONFIG).get_json()["optIn"] is True
+    assert any("reporting the opt-in status" in record.getMessage() for record in caplog.records)
