@@ -213,6 +213,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="usage-bench-"))
     port = free_port()
     db_path = tmp / "bench.db"
@@ -234,7 +235,8 @@ def main() -> int:
 
     print(f"receiver benchmark: {os.cpu_count()} CPUs, {args.workers} gunicorn workers, {args.clients} client "
           f"processes, {COUNTERS_PER_REPORT} counters + 1 application_usage entry per report, "
-          f"{args.seconds:g} s per endpoint in {args.rounds} alternating rounds")
+          f"{args.seconds:g} s per endpoint in {args.rounds} alternating rounds; load average "
+          f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other processes share the CPUs)")
     print(f"{'endpoint':<8} {'requests':>9} {'req/s':>8} {'counters/s':>11} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'server CPU us/req':>18} {'errors':>6}")
     for name, row in (("no-op", noop), ("real", real)):

@@ -66,12 +66,14 @@ def _upsert_sql(table: str, rows: int) -> str:
     return sql.format(rows=", ".join([group] * rows))
 
 
-def _upsert(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
-    """Add ``rows`` to ``table``, ``_CHUNK`` rows per statement. Within one statement a
-    conflict may only hit rows already in the table, so callers aggregate rows first."""
+def _statements(table: str, rows: list[tuple[Any, ...]]) -> list[tuple[str, list[Any]]]:
+    """The upserts adding ``rows`` to ``table``, ``_CHUNK`` rows per statement. Within one
+    statement a conflict may only hit rows already in the table, so rows are aggregated first."""
+    statements = []
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start:start + _CHUNK]
-        conn.execute(_upsert_sql(table, len(chunk)), [value for row in chunk for value in row])
+        statements.append((_upsert_sql(table, len(chunk)), [value for row in chunk for value in row]))
+    return statements
 
 
 def ui_metric_id(app_name: str, event_name: str) -> str:
@@ -98,21 +100,23 @@ def store_report(db: sqlite_utils.Database, report: Report, now: datetime) -> bo
             sums[1] += entry.number_of_clicks
     agents = {(agent.key, agent.user_agent) for agent in report.user_agents}
 
+    # Everything is prepared before BEGIN IMMEDIATE: the write lock is held only for SQLite's work.
+    statements = [
+        *_statements("ui_metric", [(ui_metric_id(app, event), app, event, total, stamp)
+                                   for (app, event), total in metrics.items()]),
+        *_statements("usage_counters", [(app, event, kind, day, total, stamp)
+                                        for (app, event, kind), total in counters.items()]),
+        *_statements("application_usage_daily", [(app, view, day, minutes, clicks, stamp)
+                                                 for (app, view), (minutes, clicks) in usage.items()]),
+        *_statements("user_agents", [(key, agent, stamp, stamp) for key, agent in agents]),
+    ]
     conn = db.conn
     with transaction(db):
         if report.report_id is not None:
             if conn.execute(_SEEN, (report.report_id, stamp)).rowcount == 0:
                 return False
-        if metrics:
-            _upsert(conn, "ui_metric", [(ui_metric_id(app, event), app, event, total, stamp)
-                                        for (app, event), total in metrics.items()])
-            _upsert(conn, "usage_counters", [(app, event, kind, day, total, stamp)
-                                             for (app, event, kind), total in counters.items()])
-        if usage:
-            _upsert(conn, "application_usage_daily", [(app, view, day, minutes, clicks, stamp)
-                                                      for (app, view), (minutes, clicks) in usage.items()])
-        if agents:
-            _upsert(conn, "user_agents", [(key, agent, stamp, stamp) for key, agent in agents])
+        for sql, params in statements:
+            conn.execute(sql, params)
     return True
 
 
