@@ -42,8 +42,15 @@ blueprint = Blueprint("usage_ui_counters", __name__)
 
 
 @blueprint.record
-def _setup_cors(state: BlueprintSetupState) -> None:
-    """CORS for the allow-listed origins, on this route only (each app has its own list)."""
+def _setup(state: BlueprintSetupState) -> None:
+    """Per app: a connection pool for the write path, and CORS for the allow-listed origins
+    on this route only (each app has its own list).
+
+    The pool, not ``get_db()``'s connection per request: opening and closing a connection
+    per report made storing cost several times the rest of the request
+    (``storage/pool.py``, ``bench/receiver.py``)."""
+    usage = get_state(state.app)
+    usage.extras[POOL_KEY] = ConnectionPool(usage.connect)
     origins = allowed_origins(state.app)
     if not origins:
         return
@@ -66,11 +73,8 @@ def report() -> ResponseReturnValue:
     parsed = parse_report(raw, Limits.from_settings(settings))
     if dry_run:
         return jsonify(status="ok", dry_run=True)
-    pool = state.extras.get(POOL_KEY)
-    if pool is None:
-        pool = state.extras.setdefault(POOL_KEY, ConnectionPool(state.connect))
     try:
-        with pool.connection() as db:
+        with state.extras[POOL_KEY].connection() as db:
             stored = store_report(db, parsed, state.clock())
     except sqlite3.Error as exc:  # locked past the busy timeout, read-only, corrupt, disk full...
         raise StorageUnavailable(f"Storage is unavailable ({exc}); the report was not stored. Retry later.") from exc
