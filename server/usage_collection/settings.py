@@ -55,7 +55,7 @@ SETTINGS: list[Setting] = [
     Setting("USAGE_COUNTERS_REPORT_DAYS", 7, "Days of daily UI and server counters the ui_counters and usage_counters collectors report (the rest stays stored).", int),
     Setting("USAGE_UI_COUNTERS_KEEP_DAYS", 90, "Days of daily UI and server usage counters kept before retention deletes them.", int),
     Setting("USAGE_APP_USAGE_KEEP_DAYS", 90, "Days of daily application usage kept before being rolled into totals.", int),
-    Setting("USAGE_ROLLUP_INTERVAL_S", 3600.0, "How often rollups and retention run in the server (also at start); 0 disables the timer.", float),
+    Setting("USAGE_ROLLUP_INTERVAL_S", 3600.0, "How often rollups and retention run in the server (first run after the first request); 0: none in the server, run `usage-collection rollup` from cron.", float),
     Setting("USAGE_REPORT_IDS_KEEP_DAYS", 7, "Days a seen reportId is remembered so a retried report is not counted twice.", int),
     Setting("USAGE_FLUSH_INTERVAL_S", 30.0, "How often browsers flush their buffered report (also on hide and close).", float),
     Setting("USAGE_UI_COUNTERS_ENABLED", True, "When false, browsers record and send nothing (Kibana's usageCollection.uiCounters.enabled).", _bool),
