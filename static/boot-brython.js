@@ -5,9 +5,13 @@
  * usage_reporter bundle unless the page already loaded it, then runs
  * usage_reporter.browser.boot(), which reads window.usage.config and takes over the queue
  * usage.js kept (window.usage.q). Any failure is logged once; nothing is thrown.
+ *
+ * Brython compiles Python to JavaScript in the page: ~0.6 s for our package on a cold
+ * load. The compiled modules are kept in IndexedDB (database "usage_reporter", keyed by
+ * the bundle's content hash and the Brython build), so later loads skip that step.
  */
 (function (C, d, w) {
-var me = d.currentScript, u = w.usage
+var me = d.currentScript, u = w.usage, DB = "usage_reporter", STORE = "brython"
 function fail(what) {
 console.error("usage: the Python reporter did not start: " + what)
 }
@@ -21,18 +25,54 @@ s.onload = next
 s.onerror = function () { fail(src + " did not load") }
 d.head.appendChild(s)
 }
-function run() {
-try {
-w.__BRYTHON__.runPythonSource("import usage_reporter.browser\nusage_reporter.browser.boot()", {id: "usage_reporter_boot"})
-} catch (e) {
-fail(e)
+// The compiled-module cache: every step may fail (private mode, no IndexedDB); then we compile.
+function cache(write, next) {
+var B = w.__BRYTHON__, key = C.bundle + " " + B.timestamp, open
+function done(value) {
+if (next) next(value)
+next = null
 }
+try {
+open = w.indexedDB.open(DB, 1)
+open.onupgradeneeded = function () { open.result.createObjectStore(STORE) }
+open.onerror = open.onblocked = function () { done() }
+open.onsuccess = function () {
+var db = open.result, tx = db.transaction(STORE, write ? "readwrite" : "readonly"), store = tx.objectStore(STORE), get
+tx.oncomplete = tx.onerror = tx.onabort = function () { db.close() }
+if (write) {
+store.clear()
+store.put(write, key)
+return done()
+}
+get = store.get(key)
+get.onsuccess = function () { done(get.result) }
+get.onerror = function () { done() }
+}
+} catch (e) {
+done()
+}
+}
+function compiled() {
+var B = w.__BRYTHON__, out = {}, k, n = 0
+for (k in B.precompiled) if (k == "usage_reporter" || k.indexOf("usage_reporter.") == 0) { out[k] = B.precompiled[k]; n++ }
+return n && out
+}
+function run(modules) {
+var B = w.__BRYTHON__, k
+for (k in modules || {}) if (!(k in B.precompiled)) B.precompiled[k] = modules[k]
+try {
+B.runPythonSource("import usage_reporter.browser\nusage_reporter.browser.boot()", {id: "usage_reporter_boot"})
+} catch (e) {
+return fail(e && e.message || e)
+}
+if (!modules && compiled()) setTimeout(function () { cache(compiled()) }, 0)
 }
 function bundle() {
 var B = w.__BRYTHON__
-B.VFS && B.VFS.usage_reporter ? run() : load(url(C.bundle), run)
+B.VFS && B.VFS.usage_reporter ? cache(null, run) : load(url(C.bundle), function () { cache(null, run) })
 }
 if (!u) return fail("window.usage is missing: load /usage/usage.js, not this file")
+if (u.h) return
 C.reportUrl = url(C.reportUrl)
 u.config = C
 w.__BRYTHON__ && w.__BRYTHON__.runPythonSource ? bundle() : load(url(C.runtime), bundle)

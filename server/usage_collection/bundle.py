@@ -90,6 +90,29 @@ def _imports(source: str, package: list[str], modules: set[str]) -> list[str]:
     return sorted(name for name in found if name)
 
 
+def strip_docstrings(source: str) -> str:
+    """The source without its docstrings, every line where it was (tracebacks stay right).
+
+    Brython compiles the bundle in the page on every cold load; docstrings are a quarter
+    of our source and nobody reads them there.
+    """
+    lines = source.split("\n")
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) or not node.body:
+            continue
+        first = node.body[0]
+        if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str) and first.end_lineno is not None):
+            continue
+        start, end = first.lineno - 1, first.end_lineno - 1
+        if lines[start][: first.col_offset].strip() or lines[end][first.end_col_offset or 0 :].strip():
+            continue  # shares a line with code: leave it
+        lines[start] = " " * first.col_offset + "pass"
+        for index in range(start + 1, end + 1):
+            lines[index] = ""
+    return "\n".join(lines)
+
+
 def brython_bundle(source_dir: Path, name: str = PACKAGE) -> Asset:
     """The package at ``source_dir`` as a ``loadBrythonPackage`` script, deterministic."""
     sources: dict[str, tuple[str, bool]] = {}
@@ -100,7 +123,7 @@ def brython_bundle(source_dir: Path, name: str = PACKAGE) -> Asset:
         is_package = parts[-1] == "__init__"
         if is_package:
             parts.pop()
-        sources[".".join(parts)] = (path.read_text(encoding="utf-8"), is_package)
+        sources[".".join(parts)] = (strip_docstrings(path.read_text(encoding="utf-8")), is_package)
     modules: dict[str, list] = {}
     for module, (source, is_package) in sources.items():
         parts = module.split(".")

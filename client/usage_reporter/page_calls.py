@@ -1,0 +1,110 @@
+"""usage.js's call protocol, handled with the core: the runtime-independent half of an adapter.
+
+usage.js queues what happens before Python runs as calls ``[name, [args]]`` (see
+``static/usage.js``): the facade's ``reportUiCounter``, ``setAppId``, ``optOut``, ``optIn``,
+and ``click`` with ``[data-usage-click or None, [data-usage-view ids]]``. It saves the queue
+in storage (``usage_reporter.q.<ms>``) when a tab closes before Python is up. An adapter
+hands each call to ``PageCalls.handle``, and so do its own listeners once it runs: one code
+path for early and live events. Builtins only (runs under Brython without its stdlib).
+"""
+
+from . import _json, api
+from .report import METRIC_TYPE
+
+QUEUE_PREFIX = "usage_reporter.q."
+
+
+def app_for_path(paths, path):
+    """The app id of the longest prefix of ``path`` in ``paths`` ({prefix: app id}), or None.
+
+        >>> app_for_path({"/app/discover": "discover", "/": "home"}, "/app/discover/doc/1")
+        'discover'
+    """
+    best = None
+    for prefix in paths or {}:
+        if isinstance(prefix, str) and path.startswith(prefix) and (best is None or len(prefix) > len(best)):
+            best = prefix
+    return paths[best] if best is not None else None
+
+
+def flush_interval(value, default=30.0, minimum=1.0):
+    """A flush interval in seconds from a setting or a data attribute (text or number)."""
+    try:
+        seconds = float(value) if value not in (None, "") else float(default)
+    except (TypeError, ValueError):
+        seconds = float(default)
+    if seconds != seconds:  # NaN
+        seconds = float(default)
+    return max(seconds, minimum)
+
+
+class PageCalls:
+    """Turns calls into core calls; never raises (the host page must not see our errors)."""
+
+    def __init__(self, tracker, log_once):
+        self.tracker = tracker
+        self.log_once = log_once
+        self.views = {}  # data-usage-view id -> its api.ViewTracking
+
+    def handle(self, call):
+        try:
+            name, args = call[0], call[1] or []
+            method = getattr(self, "call_" + str(name), None)
+            if method is None or not isinstance(args, list):
+                raise ValueError("unknown call " + repr(call))
+            method(*args)
+        except Exception as exc:
+            self.log_once("call " + str(exc), "usage_reporter: " + str(exc))
+
+    def call_reportUiCounter(self, app_name=None, metric_type=None, event_names=None, count=None):
+        api.report_ui_counter(app_name, metric_type, event_names, 1 if count is None else count)
+
+    def call_setAppId(self, app_id=None):
+        if app_id:
+            api.set_app_id(app_id)
+
+    def call_optOut(self):
+        api.opt_out()
+
+    def call_optIn(self):
+        api.opt_in()
+
+    def call_click(self, event_name=None, view_ids=None):
+        """One click: for main and each view it was in, and a CLICK counter for data-usage-click."""
+        view_ids = [view_id for view_id in view_ids or [] if view_id]
+        tracked = self.tracker.tracked_views
+        gone = [view_id for view_id in view_ids if view_id not in tracked]
+        for view_id in gone:  # its element left before Python saw it: count the click anyway
+            self.tracker.track_view(view_id)
+        self.tracker.click(view_ids)
+        for view_id in gone:
+            self.tracker.untrack_view(view_id)
+        if event_name and self.tracker.app_id:
+            api.report_ui_counter(self.tracker.app_id, METRIC_TYPE.CLICK, event_name)
+
+    def show_views(self, view_ids):
+        """The data-usage-view ids now in the document: start the new ones, end the gone ones."""
+        for view_id in list(self.views):
+            if view_id not in view_ids:
+                self.views.pop(view_id).stop()
+        for view_id in view_ids:
+            if view_id and view_id not in self.views:
+                try:
+                    view = api.track_application_view(view_id)
+                    view.start()
+                    self.views[view_id] = view
+                except Exception as exc:
+                    self.log_once("view " + str(exc), "usage_reporter: data-usage-view: " + str(exc))
+
+    def replay_saved(self, storage, keys):
+        """Replay, oldest first, the queues earlier pages saved before their Python ran."""
+        for key in sorted(key for key in keys if isinstance(key, str) and key.startswith(QUEUE_PREFIX)):
+            try:
+                text = storage.get(key)
+                storage.remove(key)  # first: a broken queue must not come back on every load
+                calls = _json.loads(text) if text else []
+            except Exception as exc:
+                self.log_once("saved queue", "usage_reporter: discarded a saved queue " + key + ": " + str(exc))
+                continue
+            for call in calls if isinstance(calls, list) else []:
+                self.handle(call)
