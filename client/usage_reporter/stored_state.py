@@ -18,10 +18,11 @@ STATE_FORMAT = 1
 class StoredState:
     """Reads and writes the reporter's state; storage errors are logged, never raised."""
 
-    def __init__(self, storage, key, log_once):
+    def __init__(self, storage, key, log_once, json_loads=None):
         self._storage = storage
         self._key = key
         self._log_once = log_once
+        self._loads = json_loads or _json.loads
         self._written = None  # the text last written, to skip writing the same again
 
     def save(self, pending, buffer):
@@ -63,7 +64,7 @@ class StoredState:
         pending = []
         dropped = 0
         try:
-            state = _json.loads(text)
+            state = self._loads(text)
             if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
                 raise ValueError("not a format " + str(STATE_FORMAT) + " state")
             stored_pending = state.get("pending") or []

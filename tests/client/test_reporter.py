@@ -463,6 +463,30 @@ def test_malformed_stored_entries_are_dropped_and_good_ones_kept():
     assert current["uiCounter"] == good and "application_usage" not in current
 
 
+def test_an_injected_json_parser_reads_the_stored_state():
+    harness = Harness()
+    harness.reporter.report_ui_counter("shop", "click", "buy", 2)
+    harness.reporter.flush()
+    harness.reporter.report_ui_counter("shop", "click", "more")
+    parsed = []
+
+    def native_loads(text):
+        parsed.append(text)
+        return json.loads(text)
+
+    reloaded = Harness(storage=harness.storage, json_loads=native_loads)
+    assert parsed == [harness.storage.data["usage_reporter"]]
+    assert seconds_until_send(reloaded) == 1
+    assert reloaded.transport.reports[0]["uiCounter"] == counter("shop", "click", "buy", 2)
+
+    def broken_loads(text):
+        raise TypeError("not JSON")
+
+    broken = Harness(storage=harness.storage, json_loads=broken_loads)
+    assert harness.storage.data.get("usage_reporter") is None
+    assert any("discarded unreadable" in line for line in broken.logs)
+
+
 def test_flush_hooks_run_right_before_a_report_is_built():
     harness = Harness()
     calls = []
