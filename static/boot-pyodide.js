@@ -3,22 +3,22 @@
  *
  * Pyodide's start is one ~2 s task, so Python runs in a module Web Worker
  * (/usage/pyodide-worker.mjs) and this file is all the page's main thread runs: a
- * forwarder. It keeps what only the main thread has and sends everything else, in order,
- * to the worker's Python reporter (usage_reporter._pyodide):
- *   - the window.usage facade (usage.h) and its early queue (usage.q), page clicks
- *     (data-usage-click, data-usage-view), data-usage-view elements coming and going,
- *     visibility, history navigation: posted as {t: "call", s: seq, at: ms, c: [name, args]};
+ * forwarder. It keeps what only the main thread has and hands everything else, in order,
+ * to the worker's Python (usage_reporter.worker_session):
+ *   - the window.usage facade (usage.h) and its early queue (usage.q), page clicks,
+ *     data-usage-view elements coming and going, visibility, history navigation: each is a
+ *     call {t: "call", s: seq, at: ms, c: [name, args]}, stamped with when it happened;
  *   - localStorage: the worker gets a copy of our keys at start and posts its writes back;
  *   - sendBeacon: the worker keeps us told of what a beacon would send now ("preview"), so
  *     at pagehide we beacon it synchronously and store it as sent (same reportId: the core
  *     resends it later and the server counts it once).
- * Calls the worker has not confirmed ("ack") are saved at pagehide in usage.js's format
+ * Calls the worker has not confirmed (preview.s) are saved at pagehide in usage.js's format
  * (localStorage "usage_reporter.q.<ms>") and replayed by the next page: nothing is lost
  * when a tab closes before Python is up. Nothing here throws into the page.
  */
 (function (C, d, w) {
 var u = w.usage, me = d.currentScript, S = w.localStorage, worker = null, seq = 0, sent = []
-var preview = null, app = null, views = "", logged = {}, booted = performance.now()
+var preview = null, app = null, views = [], logged = {}, booted = performance.now(), first
 function log(message) {
 if (logged[message]) return
 logged[message] = 1
@@ -36,7 +36,7 @@ function attr(name) {
 return u.s && u.s.getAttribute(name)
 }
 function ours(key) {
-return key && (key.indexOf("usage_reporter") == 0 || key.indexOf("telemetry.") == 0)
+return key != null && key.indexOf("usage_reporter") == 0
 }
 function snapshot() {
 var copy = {}, i, k
@@ -48,23 +48,32 @@ return copy
 function store(key, value) {
 try { value == null ? S.removeItem(key) : S.setItem(key, value) } catch (x) { log("usage: localStorage refused a write: " + x) }
 }
+function bodyApp() {
+return d.body && d.body.getAttribute("data-usage-app")
+}
+function scan() {
+var found = d.querySelectorAll("[data-usage-view]"), ids = [], i, id
+for (i = 0; i < found.length; i++) if (ids.indexOf(id = found[i].getAttribute("data-usage-view")) < 0) ids.push(id)
+return ids
+}
+function post(item) {
+worker && worker.postMessage({t: "call", s: item.s, at: item.at, c: item.c})
+}
 // A call for the Python reporter, kept until the worker confirms it.
 function call(c) {
-var item = {s: ++seq, at: Date.now(), c: c, app: app}
-if (c[0] == "setAppId") app = c[1][0]
+var item = {s: ++seq, at: Date.now(), c: c}
+if (c[0] == "setAppId" && c[1][0]) app = c[1][0]
 sent.push(item)
-worker && worker.postMessage({t: "call", s: item.s, at: item.at, c: c})
-}
-function confirm(s) {
-while (sent.length && sent[0].s <= s) sent.shift()
+post(item)
 }
 function receive(e) {
 var m = e.data
 if (e.target != worker || !m) return
 if (m.t == "set") store(m.k, m.v)
-else if (m.t == "ack") confirm(m.s)
-else if (m.t == "preview") { preview = m; confirm(m.s) }
-else if (m.t == "beacon") navigator.sendBeacon(C.reportUrl, m.body)
+else if (m.t == "preview") {
+preview = m
+while (sent.length && sent[0].s <= m.s) sent.shift()
+} else if (m.t == "beacon") navigator.sendBeacon(C.reportUrl, m.body)
 else if (m.t == "log") console.warn(m.message)
 else if (m.t == "error") log(m.message)
 else if (m.t == "ready") ready(m.timing || {})
@@ -78,33 +87,36 @@ u.timing.ready = Math.round(performance.now())
 u.r()
 }
 function start() {
-var w2 = C.workerUrl, page
-if (new URL(w2).origin != location.origin) {
+var src = C.workerUrl, config
+if (new URL(src).origin != location.origin) {
 // A worker must be same-origin: start it from a blob that imports the real one.
-w2 = URL.createObjectURL(new Blob(["import " + JSON.stringify(w2)], {type: "text/javascript"}))
+src = URL.createObjectURL(new Blob(["import " + JSON.stringify(src)], {type: "text/javascript"}))
 }
-worker = new Worker(w2, {type: "module"})
+worker = new Worker(src, {type: "module"})
 worker.onmessage = guard(receive)
 worker.onerror = function (e) { log("usage: the Pyodide worker failed: " + (e.message || "no details")) }
-page = {appId: attr("data-app-id"), flushIntervalS: parseFloat(attr("data-flush-interval")) || C.flushIntervalS,
-enabled: C.enabled, honorGpc: C.honorGpc, gpc: !!navigator.globalPrivacyControl, reportUrl: C.reportUrl,
-userAgent: navigator.userAgent, hidden: d.visibilityState == "hidden", href: location.href, bootAt: Date.now()}
-worker.postMessage({t: "start", config: {indexURL: C.indexURL, wheelURL: C.wheelURL}, storage: snapshot(), page: page})
-sent.forEach(function (item) { worker.postMessage({t: "call", s: item.s, at: item.at, c: item.c}) })
+views = scan()
+config = {app_id: app, flush_interval_s: attr("data-flush-interval") || C.flushIntervalS, report_url: C.reportUrl,
+enabled: C.enabled, honor_gpc: C.honorGpc, app_paths: attr("data-app-paths"), gpc: navigator.globalPrivacyControl === true,
+user_agent: navigator.userAgent, hidden: d.visibilityState == "hidden", start_ms: performance.timeOrigin,
+body_app: bodyApp(), path: location.pathname, views: views}
+worker.postMessage({t: "start", urls: {indexURL: C.indexURL, wheelURL: C.wheelURL}, config: config, storage: snapshot()})
+sent.forEach(post)
 }
-// Page hidden for good (closed, navigated away, or frozen in the back/forward cache).
+// The page goes away (closed, navigated, or into the back/forward cache): beacon what the
+// worker prepared and save what it has not confirmed, synchronously.
 function leave() {
 var i, k, q = sent.splice(0)
 if (preview) {
 for (i = 0; i < preview.bodies.length; i++) navigator.sendBeacon(C.reportUrl, preview.bodies[i])
 for (k in preview.writes) store(k, preview.writes[k])
-preview = null
 }
 if (q.length) {
-store("usage_reporter.q." + Date.now() + "." + seq, JSON.stringify([["setAppId", [q[0].app]]].concat(q.map(function (item) { return item.c }))))
+store("usage_reporter.q." + Date.now() + "." + seq, JSON.stringify([preview && preview.app ? ["setAppId", [preview.app]] : first].concat(q.map(function (item) { return item.c }))))
 }
+preview = null
 }
-// Back from the back/forward cache: what the old worker held is in localStorage now.
+// Back from the back/forward cache: a new worker starts from what localStorage holds now.
 function resume(e) {
 if (!e.persisted) return
 worker && worker.terminate()
@@ -117,14 +129,12 @@ if (a = t.getAttribute("data-usage-view")) v.push(a)
 }
 call(["click", [c, v]])
 }
-function scan() {
-var found = d.querySelectorAll("[data-usage-view]"), ids = [], i, key
-for (i = 0; i < found.length; i++) if (ids.indexOf(found[i].getAttribute("data-usage-view")) < 0) ids.push(found[i].getAttribute("data-usage-view"))
-key = ids.join("\n")
-if (key != views) { views = key; call(["views", [ids]]) }
+function mutated() {
+var ids = scan()
+if (ids.join("\n") != views.join("\n")) call(["views", [views = ids]])
 }
 function navigated() {
-call(["navigate", [location.href]])
+setTimeout(guard(function () { call(["navigate", [bodyApp(), location.pathname]]) }))  // after the router renders
 }
 function wrap(name) {
 var original = history[name]
@@ -143,7 +153,8 @@ C.workerUrl = url(C.workerUrl)
 C.indexURL = url(C.indexURL)
 C.wheelURL = url(C.wheelURL)
 app = attr("data-app-id")
-u.q.splice(0).forEach(call)
+first = app ? ["setAppId", [app]] : ["navigate", [bodyApp(), location.pathname]]
+u.q.splice(0).forEach(function (c) { call(c) })
 u.h = guard(call)
 d.addEventListener("click", guard(clicked), true)
 d.addEventListener("visibilitychange", guard(function () { call(["visibility", [d.visibilityState == "hidden"]]) }))
@@ -154,7 +165,7 @@ w.addEventListener("storage", guard(function (e) {
 if (worker && (e.key == null || ours(e.key))) worker.postMessage({t: "storage", k: e.key, v: e.newValue})
 }))
 wrap("pushState")
-new MutationObserver(guard(scan)).observe(d.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-usage-view"]})
-scan()
+wrap("replaceState")
+new MutationObserver(guard(mutated)).observe(d.documentElement, {childList: true, subtree: true, attributes: true, attributeFilter: ["data-usage-view"]})
 start()
 })(__USAGE_PYODIDE_CONFIG__, document, window)

@@ -3,11 +3,11 @@
  *
  * Pyodide's boot is one ~2 s task: here it blocks nothing the user sees. The worker has no
  * DOM, localStorage or sendBeacon; the main thread keeps those and talks to the Python
- * adapter (usage_reporter._pyodide, worker mode) through messages:
- *   main -> worker  {t: "start", config, storage, page}  first, exactly once
+ * adapter (usage_reporter._pyodide.start_worker, usage_reporter.worker_session) in messages:
+ *   main -> worker  {t: "start", urls, config, storage}  first, exactly once
  *                   anything else: handed to the adapter in order once Python runs
- *   worker -> main  whatever the adapter posts ({t: "set"|"remove"|"ack"|"preview"|
- *                   "beacon"|"log"|"ready"}), and {t: "error", message} if the boot fails.
+ *   worker -> main  whatever the adapter posts ({t: "set"|"preview"|"beacon"|"log"|"ready"}),
+ *                   and {t: "error", message} if the boot fails.
  * Messages that arrive while Pyodide boots are kept here, in order.
  */
 const inbox = [];
@@ -23,13 +23,13 @@ function post(message) {
 }
 
 async function start(message) {
-  const config = message.config;
+  const urls = message.urls;
   try {
     timing.start = now();
-    const { loadPyodide } = await import(config.indexURL + "pyodide.mjs");
+    const { loadPyodide } = await import(urls.indexURL + "pyodide.mjs");
     timing.imported = now();
     // `packages` downloads and installs our wheel while Pyodide bootstraps itself.
-    const pyodide = await loadPyodide({ indexURL: config.indexURL, packages: [config.wheelURL] });
+    const pyodide = await loadPyodide({ indexURL: urls.indexURL, packages: [urls.wheelURL] });
     timing.pyodide = now();
     const adapter = pyodide.pyimport("usage_reporter._pyodide");
     message.timing = timing;

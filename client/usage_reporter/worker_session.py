@@ -1,0 +1,179 @@
+"""A page's reporting from inside a Web Worker, where Pyodide runs without freezing the page.
+
+A worker has no DOM, no localStorage and no sendBeacon. The page's forwarder
+(``static/boot-pyodide.js``) keeps those and talks to this session in messages (dicts):
+
+- in: ``{"t": "call", "s": seq, "at": ms, "c": [name, args]}`` (each event, stamped with the
+  time it happened: the clock answers that time while it is handled) and
+  ``{"t": "storage", "k": key, "v": value}`` (another tab wrote one of our keys);
+- out: ``{"t": "set", "k", "v"}`` (mirror a storage write; ``v`` None removes),
+  ``{"t": "beacon", "body"}`` (send it with sendBeacon), ``{"t": "log", "message"}``, and
+  ``{"t": "preview", "s", "app", "bodies", "writes"}``.
+
+The preview is what makes closing a tab safe: a closing page cannot wait for the worker,
+so after every change the worker tells it what a beacon would carry now and the storage
+that would result (computed by a throwaway reporter on a copy of the storage, with the
+reportId the real reporter will use next). At pagehide the forwarder sends those bodies
+and writes that storage; a later send repeats the same reportId, which the server counts
+once. ``s`` confirms every call up to that number: the forwarder saves any later ones for
+the next page, after a ``setAppId`` of ``app`` (the app they happened in). Builtins only.
+"""
+
+from .page_session import CONSENT_KEY, STORAGE_KEY, EventClock, PageSession, reporter_options
+from .reporter import Reporter
+
+
+class NextIds:
+    """reportIds from ``new_id``; ``peek`` answers the one the next ``take`` will return."""
+
+    def __init__(self, new_id):
+        self._new_id = new_id
+        self._next = new_id()
+
+    def peek(self):
+        return self._next
+
+    def take(self):
+        current = self._next
+        self._next = self._new_id()
+        return current
+
+
+class MirroredStorage:
+    """Storage over a dict (the worker's copy of our localStorage keys); every write also
+    goes to ``on_write(key, value or None)``."""
+
+    def __init__(self, data, on_write=None):
+        self.data = dict(data)
+        self.on_write = on_write
+
+    def keys(self):
+        return list(self.data)
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def set(self, key, value):
+        self.data[key] = value
+        if self.on_write is not None:
+            self.on_write(key, value)
+
+    def remove(self, key):
+        self.data.pop(key, None)
+        if self.on_write is not None:
+            self.on_write(key, None)
+
+
+class _BeaconCapture:
+    def __init__(self):
+        self.bodies = []
+
+    def send(self, body, on_result):
+        pass
+
+    def beacon(self, body):
+        self.bodies.append(body)
+        return True
+
+
+def preview_beacon(data, clock, report_id, options):
+    """What ``flush_beacon`` would send with the storage ``data`` now, and the storage it
+    would leave: ``(bodies, storage after)``, touching neither ``data`` nor any reporter."""
+    copy = MirroredStorage(data)
+    capture = _BeaconCapture()
+    Reporter(clock=clock, storage=copy, transport=capture, new_id=lambda: report_id, **options).flush_beacon()
+    return capture.bodies, copy.data
+
+
+class _WorkerTransport:
+    def __init__(self, send, post):
+        self._send = send
+        self._post = post
+
+    def send(self, body, on_result):
+        self._send(body, on_result)
+
+    def beacon(self, body):
+        self._post({"t": "beacon", "body": body})
+        return True
+
+
+class WorkerSession(PageSession):
+    """PageSession in a worker: ``receive`` the forwarder's messages, ``tick`` every second,
+    ``publish`` after changes. ``send(body, on_result)`` is the adapter's fetch."""
+
+    def __init__(self, config, storage_data, send, post, now, new_id):
+        self.post = post
+        self.ids = NextIds(new_id)
+        self.seq = 0
+        self._logged = {}
+        self._published = None
+        storage = MirroredStorage(storage_data, self._mirror)
+        PageSession.__init__(self, config, storage, _WorkerTransport(send, post), EventClock(now),
+                             self.ids.take, self._log_once)
+
+    def _mirror(self, key, value):
+        self.post({"t": "set", "k": key, "v": value})
+
+    def _log_once(self, kind, message):
+        if kind not in self._logged:
+            self._logged[kind] = True
+            self.post({"t": "log", "message": message})
+
+    def receive(self, message):
+        """One message from the page's forwarder; never raises."""
+        try:
+            kind = message.get("t")
+            if kind == "call":
+                seq = message.get("s")
+                if isinstance(seq, int) and seq > self.seq:
+                    self.seq = seq
+                self.clock.at = message.get("at")
+                try:
+                    self.handle(message.get("c") or ["?", []])
+                finally:
+                    self.clock.at = None
+            elif kind == "storage":
+                self._storage_changed(message.get("k"), message.get("v"))
+        except Exception as exc:
+            self._log_once("message", "usage_reporter: bad message from the page: " + str(exc))
+
+    def _storage_changed(self, key, value):
+        """Another tab wrote localStorage: keep our copy true, and follow its opt-out."""
+        data = self.storage.data
+        if key is None:
+            data.clear()
+        elif value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+        if key == CONSENT_KEY:
+            self.call_consent(value)
+
+    def tick(self):
+        """Every second: flush when due, and keep the page's preview fresh."""
+        self.reporter.tick()
+        self.publish()
+
+    def publish(self):
+        """Tell the page what a beacon would carry now (only when something changed).
+
+        Time on screen and clicks are folded into the report first, so a tab that closes
+        loses at most the last second of time (the adapter publishes every second)."""
+        try:
+            self.tracker.fold_elapsed()
+        except Exception as exc:
+            self._log_once("fold", "usage_reporter: " + str(exc))
+        state = (self.seq, dict(self.storage.data))
+        if state == self._published:
+            return
+        self._published = state
+        try:
+            bodies, after = preview_beacon(self.storage.data, self.clock, self.ids.peek(),
+                                           reporter_options(self.config))
+        except Exception as exc:
+            self._log_once("preview", "usage_reporter: could not prepare a beacon: " + str(exc))
+            bodies, after = [], dict(self.storage.data)
+        keys = sorted(set(self.storage.data) | set(after) | {STORAGE_KEY, CONSENT_KEY})
+        self.post({"t": "preview", "s": self.seq, "app": self.tracker.app_id, "bodies": bodies,
+                   "writes": dict((key, after.get(key)) for key in keys)})
