@@ -7,6 +7,7 @@ servers are real processes. What is asserted is what reached the intake's databa
 from __future__ import annotations
 
 import json
+import sqlite3
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -43,13 +44,23 @@ def deployment(tmp_path: Path, intake: LiveServer) -> Iterator[LiveServer]:
 
 
 def _opt_in_statuses(db_path: Path) -> list[bool]:
-    import sqlite3
-
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         return [bool(row[0]) for row in conn.execute("SELECT opt_in_status FROM telemetry_opt_in_status ORDER BY id")]
     finally:
         conn.close()
+
+
+def _assert_received_the_stats_payload(intake_db: Path, deployment_url: str) -> None:
+    """What arrived is the deployment's /api/stats payload (same sections, same collectors)."""
+    conn = sqlite3.connect(f"file:{intake_db}?mode=ro", uri=True)
+    instance, payload = conn.execute("SELECT instance_uuid, payload FROM telemetry_snapshots").fetchone()
+    conn.close()
+    payload = json.loads(payload)
+    stats = _get_json(deployment_url + "/api/stats?extended=true&legacy=true")
+    assert instance == stats["clusterUuid"] == payload["clusterUuid"]
+    assert set(payload) == set(stats)
+    assert set(payload["usage"]) == set(stats["usage"])
 
 
 def test_opting_in_sends_a_snapshot_once_a_day_and_opting_out_stops_it(page: Page, deployment: LiveServer,
@@ -73,6 +84,7 @@ def test_opting_in_sends_a_snapshot_once_a_day_and_opting_out_stops_it(page: Pag
     wait_for(lambda: _opt_in_statuses(intake.db_path) == [True])
     stored = _get_json(deployment.url + "/api/telemetry/v2/last_reported")["lastReported"]
     assert stored is not None
+    _assert_received_the_stats_payload(intake.db_path, deployment.url)
 
     page.clock.fast_forward("01:00:00")  # an hour later: checked, not due
     page.clock.fast_forward("12:00:00")
@@ -98,23 +110,6 @@ def test_opting_in_sends_a_snapshot_once_a_day_and_opting_out_stops_it(page: Pag
     expect(page.get_by_role("switch", name="Send usage statistics")).not_to_be_checked()
     expect(page.locator("#telemetry-notice")).to_have_count(0)  # the admin has chosen
     assert errors == []
-
-
-def test_the_received_snapshot_is_the_deployments_stats_payload(page: Page, deployment: LiveServer,
-                                                                intake: LiveServer) -> None:
-    import sqlite3
-
-    page.goto(deployment.url + "/usage/settings")
-    page.get_by_text("Send usage statistics").click()
-    wait_for(lambda: snapshot_count(intake.db_path) == 1)
-    conn = sqlite3.connect(f"file:{intake.db_path}?mode=ro", uri=True)
-    instance, payload = conn.execute("SELECT instance_uuid, payload FROM telemetry_snapshots").fetchone()
-    conn.close()
-    payload = json.loads(payload)
-    stats = _get_json(deployment.url + "/api/stats?extended=true&legacy=true")
-    assert instance == stats["clusterUuid"]
-    assert set(payload) == set(stats)
-    assert set(payload["usage"]) == set(stats["usage"])
 
 
 def test_notice_is_dismissed_and_stays_dismissed(page: Page, tmp_path: Path) -> None:
