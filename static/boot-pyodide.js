@@ -5,16 +5,18 @@
  * (/usage/pyodide-worker.mjs) and this file is all the page's main thread runs: a
  * forwarder. It keeps what only the main thread has and hands everything else, in order,
  * to the worker's Python (usage_reporter.worker_session):
- *   - the window.usage facade (usage.h) and its early queue (usage.q), page clicks,
- *     data-usage-view elements coming and going, visibility, history navigation: each is a
- *     call {t: "call", s: seq, at: ms, c: [name, args]}, stamped with when it happened;
+ *   - data-usage-view elements coming and going, visibility, history navigation, and once
+ *     Python runs, the window.usage facade (usage.h), usage.js's queue (usage.q) and page
+ *     clicks: each is a call {t: "call", s: seq, at: ms, c: [name, args]}, stamped with
+ *     when it happened;
  *   - localStorage: the worker gets a copy of our keys at start and posts its writes back;
  *   - sendBeacon: the worker keeps us told of what a beacon would send now ("preview"), so
  *     at pagehide we beacon it synchronously and store it as sent (same reportId: the core
  *     resends it later and the server counts it once).
  * Calls the worker has not confirmed (preview.s) are saved at pagehide in usage.js's format
- * (localStorage "usage_reporter.q.<ms>") and replayed by the next page: nothing is lost
- * when a tab closes before Python is up. Nothing here throws into the page.
+ * (localStorage "usage_reporter.q.<ms>.<seq>") and replayed by the next page, as usage.js
+ * saves its own queue: nothing is lost when a tab closes before Python is up, or before
+ * the worker answered. Nothing here throws into the page.
  */
 (function (C, d, w) {
 var u = w.usage, me = d.currentScript, S = w.localStorage, worker = null, seq = 0, sent = []
@@ -79,11 +81,18 @@ else if (m.t == "error") log(m.message)
 else if (m.t == "ready") ready(m.timing || {})
 }
 // Python runs: resolve usage.ready; usage.timing says when each step ended (ms since navigation).
+// From now on the facade and clicks come here (usage.js queued them until then: usage.h
+// means "Python runs", and usage.js saves its queue itself if the tab closes before).
 function ready(t) {
 var k, origin = performance.timeOrigin
 u.timing = {boot: Math.round(booted)}
 for (k in t) u.timing[k] = Math.round(t[k] - origin)
 u.timing.ready = Math.round(performance.now())
+if (!u.h) {
+u.q.splice(0).forEach(function (c) { call(c) })
+u.h = guard(call)
+d.addEventListener("click", guard(clicked), true)
+}
 u.r()
 }
 function start() {
@@ -154,9 +163,6 @@ C.indexURL = url(C.indexURL)
 C.wheelURL = url(C.wheelURL)
 app = attr("data-app-id")
 first = app ? ["setAppId", [app]] : ["navigate", [bodyApp(), location.pathname]]
-u.q.splice(0).forEach(function (c) { call(c) })
-u.h = guard(call)
-d.addEventListener("click", guard(clicked), true)
 d.addEventListener("visibilitychange", guard(function () { call(["visibility", [d.visibilityState == "hidden"]]) }))
 w.addEventListener("pagehide", guard(leave))
 w.addEventListener("pageshow", guard(resume))

@@ -116,7 +116,7 @@ def test_a_tab_closed_before_python_runs_loses_nothing(page: Page, server: LiveS
 
     page.goto(url)  # the next page's Python replays what the first one saved
     saved = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('usage_reporter.q.'))")
-    assert len(saved) == 1
+    assert saved, "nothing was saved for the next page"
     page.evaluate("usage.ready")
     expected = {("shop", "buy", "click"): 1, ("checkout", "buy", "click"): 1, ("checkout", "form", "loaded"): 1}
     eventually(lambda: counters(server.db_path), lambda found: found == expected)
