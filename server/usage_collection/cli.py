@@ -49,7 +49,10 @@ def serve(host: str, port: int, db_path: str | None, workers: int, demo: bool) -
         gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
         if gunicorn is None:
             raise click.ClickException("--workers needs gunicorn: pip install 'usage-collection[server]'")
-        command = [gunicorn, "--workers", str(workers), "--bind", f"{host}:{port}",
+        # gthread, not sync workers: a client trickling its body ties up one thread, not a whole
+        # worker, so two slow clients cannot stop the server answering (tests/server/test_hostile_input.py).
+        command = [gunicorn, "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
+                   "--bind", f"{host}:{port}",
                    "--access-logfile", "-", "--graceful-timeout", "10", "usage_collection.wsgi:app"]
         raise SystemExit(subprocess.call(command))
     try:
