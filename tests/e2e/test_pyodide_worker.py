@@ -1,147 +1,85 @@
-"""data-runtime="pyodide" in Chromium: Python runs in a module worker, the page never blocks,
-and nothing recorded before Python is up (or before a tab closes) is lost or counted twice.
+"""data-runtime="pyodide" specifics in Chromium (the shared suite in test_usage_client.py runs
+for Pyodide too): Python boots in a module worker without blocking the page, and a tab that
+closes is covered by what the worker prepared for the main thread to beacon.
 
-Each Pyodide boot costs a few seconds, so each test drives one scenario through one or two
-page loads and checks everything it can on the way.
+Each Pyodide boot costs a few seconds: each test drives one scenario through one page.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import time
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page
 
+from e2e.usage_pages import UsagePage, app_usage, clicks, counters, eventually, stays
 from support.live_server import LiveServer
 from usage_collection.routes.pyodide_assets import MISSING_MESSAGE
 
 pytestmark = pytest.mark.e2e
 
-PAGES = Path(__file__).parent / "pyodide_pages"
+# Every long task of the page from its very first script: the main-thread cost of the worker.
+LONG_TASKS = """
+window.longTasks = [];
+new PerformanceObserver(list => {
+  for (const entry of list.getEntries()) window.longTasks.push(entry.duration);
+}).observe({type: "longtask", buffered: true});
+"""
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path / "pyodide.db", env={"E2E_TEST_PAGES_DIR": str(PAGES)}).start()
-    yield live
-    live.stop()
+def runtime() -> str:
+    return "pyodide"
 
 
-def counters(db_path: Path) -> dict[tuple[str, str, str], int]:
-    with sqlite3.connect(db_path) as db:
-        rows = db.execute("SELECT domain_id, counter_name, counter_type, SUM(count) FROM usage_counters "
-                          "WHERE source = 'ui' GROUP BY 1, 2, 3").fetchall()
-    return {(app, name, kind): total for app, name, kind, total in rows}
-
-
-def app_usage(db_path: Path) -> dict[tuple[str, str], tuple[float, int]]:
-    with sqlite3.connect(db_path) as db:
-        rows = db.execute("SELECT app_id, view_id, SUM(minutes_on_screen), SUM(number_of_clicks) "
-                          "FROM application_usage_daily GROUP BY 1, 2").fetchall()
-    return {(app, view): (minutes, clicks) for app, view, minutes, clicks in rows}
-
-
-def eventually(read: Callable[[], object], check: Callable[[object], bool], timeout: float = 15.0) -> object:
-    """Poll ``read()`` until ``check`` accepts it; fail with the last value seen."""
-    deadline = time.monotonic() + timeout
-    value = read()
-    while not check(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still {value!r} after {timeout}s")
-        time.sleep(0.1)
-        value = read()
-    return value
-
-
-def blocking_ms(page: Page) -> float:
-    """Total blocking time of the page so far: the part of each long task over 50 ms."""
-    return page.evaluate("window.longTasks.reduce((sum, d) => sum + Math.max(0, d - 50), 0)")
-
-
-def test_worker_boot_blocks_nothing_and_counts_early_events_once(page: Page, server: LiveServer) -> None:
-    problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto(server.url + "/e2e/worker.html")
-    # Before Python is up: a declarative click, a click inside a sub-view, a facade call.
-    page.click("#buy")
-    page.click("#in-cart")
-    page.evaluate("usage.reportUiCounter('shop', 'count', ['a', 'b'], 2)")
-    assert page.evaluate("window.usage.timing") is None, "Python was up before the first events"
-    timing = page.evaluate("usage.ready.then(() => usage.timing)")
+def test_the_worker_blocks_nothing_and_a_closing_tab_beacons_what_it_prepared(
+        usage_page: UsagePage, context: BrowserContext, app_name: str) -> None:
+    base, page = usage_page.base_url, usage_page.page
+    context.add_init_script(LONG_TASKS)
+    usage_page.open(app=app_name, flush=3600, clicks="buy,in-cart")  # no interval flush: beacons only
+    usage_page.ready()
+    timing = page.evaluate("usage.timing")
     assert timing["ready"] >= timing["python"] > timing["pyodide"] > timing["imported"] > timing["boot"]
     page.click("#buy")
     page.click("#plain")
 
-    # Hiding the tab sends a beacon from the live page; nothing waits for the 60 s interval.
-    page.evaluate("""() => {
-        Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
-        document.dispatchEvent(new Event("visibilitychange"));
-    }""")
-    expected = {("shop", "buy", "click"): 2, ("shop", "a", "count"): 2, ("shop", "b", "count"): 2}
-    eventually(lambda: counters(server.db_path), lambda found: found == expected)
-    hidden_usage = eventually(lambda: app_usage(server.db_path), lambda found: len(found) == 2)
-    assert hidden_usage[("shop", "main")][1] == 4 and hidden_usage[("shop", "cart")][1] == 1
+    usage_page.set_hidden(True)  # the live tab hides: the worker asks the page for a beacon
+    expected = {("buy", "click"): 2, ("checkout", "click"): 1}
+    eventually(lambda: counters(base, app_name), lambda value: value == expected, page=page)
+    hidden = eventually(lambda: app_usage(base, app_name), lambda value: value.get("main", (0, 0))[1] == 4, page=page)
+    assert hidden["cart"][1] == 1 and hidden["main"][0] > 0
 
-    # Visible again, then the tab goes away: the main thread beacons what the worker
-    # prepared; the report already sent is resent with its reportId and counted once.
-    page.evaluate("""() => {
-        Object.defineProperty(document, "visibilityState", {value: "visible", configurable: true});
-        document.dispatchEvent(new Event("visibilitychange"));
-    }""")
+    usage_page.set_hidden(False)
     page.click("#in-cart")
-    time.sleep(1.2)  # the worker folds time on screen into its preview every second
-    assert blocking_ms(page) < 50
-    page.goto("about:blank")
-    final = eventually(lambda: app_usage(server.db_path), lambda found: found[("shop", "cart")][1] == 2)
-    assert final[("shop", "main")][1] == 5
-    assert final[("shop", "main")][0] > hidden_usage[("shop", "main")][0] > 0
-    time.sleep(0.5)
-    assert counters(server.db_path) == expected
-    assert problems == []
+    page.wait_for_timeout(1200)  # the worker folds time on screen into its preview every second
+    blocking = page.evaluate("window.longTasks.reduce((sum, d) => sum + Math.max(0, d - 50), 0)")
+    assert blocking < 50, f"{blocking} ms of main-thread blocking"
+    page.goto("about:blank")  # the main thread beacons the worker's preview synchronously
+
+    expected[("checkout", "click")] = 2
+    eventually(lambda: counters(base, app_name), lambda value: value == expected)
+    final = eventually(lambda: app_usage(base, app_name), lambda value: value["main"][1] == 5)
+    assert final["cart"][1] == 2 and final["main"][0] > hidden["main"][0]
+    # The hidden tab's report went again with the preview (same reportId): counted once.
+    stays(lambda: clicks(base, app_name), {"main": 5, "cart": 2}, seconds=1)
 
 
-def test_a_tab_closed_before_python_runs_loses_nothing(page: Page, server: LiveServer) -> None:
-    url = server.url + "/e2e/worker.html?flush=1"
-    page.goto(url)
-    page.click("#buy")
-    page.evaluate("usage.setAppId('checkout'); usage.reportUiCounter('checkout', 'loaded', 'form')")
-    page.click("#buy")
-    assert page.evaluate("window.usage.timing") is None
-    page.goto("about:blank")  # the worker dies with the page, long before Pyodide is up
-    assert counters(server.db_path) == {}
-
-    page.goto(url)  # the next page's Python replays what the first one saved
-    saved = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('usage_reporter.q.'))")
-    assert saved, "nothing was saved for the next page"
-    page.evaluate("usage.ready")
-    expected = {("shop", "buy", "click"): 1, ("checkout", "buy", "click"): 1, ("checkout", "form", "loaded"): 1}
-    eventually(lambda: counters(server.db_path), lambda found: found == expected)
-    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('usage_reporter.q.'))") == []
-    time.sleep(2.5)  # two more flush intervals: nothing is sent twice
-    assert counters(server.db_path) == expected
-
-
-def test_without_pyodide_installed_the_page_says_what_to_do(page: Page, tmp_path: Path) -> None:
+def test_without_pyodide_installed_the_page_says_what_to_do(
+        page: Page, own_server: Callable[..., LiveServer], watch_page: Callable[[Page, str], UsagePage],
+        tmp_path) -> None:
     empty = tmp_path / "node_modules"
     empty.mkdir()
-    live = LiveServer(tmp_path / "none.db", env={"E2E_TEST_PAGES_DIR": str(PAGES),
-                                                 "USAGE_NODE_MODULES": str(empty)}).start()
-    try:
-        assert live.log().count("Pyodide is not installed") == 1
-        errors: list[str] = []
-        requests: list[str] = []
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("request", lambda request: requests.append(request.url))
-        page.goto(live.url + "/e2e/worker.html")
-        page.wait_for_function("document.querySelector('script[src$=\"boot-pyodide.js\"]')")
-        page.click("#buy")  # still harmless
-        time.sleep(0.5)
-        assert errors == [MISSING_MESSAGE]
-        assert not [url for url in requests if "pyodide-worker" in url or "/usage/pyodide/" in url]
-        assert page.evaluate("Promise.race([usage.ready.then(() => 'ready'), 'pending'])") == "pending"
-    finally:
-        live.stop()
+    server = own_server(USAGE_NODE_MODULES=str(empty))
+    assert server.log().count("Pyodide is not installed") == 1
+    usage = watch_page(page, server.url)
+    usage.allow(MISSING_MESSAGE)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    usage.open(clicks="buy")
+    page.wait_for_function("document.querySelector('script[src$=\"boot-pyodide.js\"]')")
+    page.click("#buy")  # still harmless
+    page.evaluate("usage.reportUiCounter('shop', 'count', 'x')")
+    page.wait_for_timeout(500)
+    assert [problem for problem in usage.problems] == [f"console.error: {MISSING_MESSAGE}"]
+    assert not [url for url in requested if "pyodide-worker" in url or "/usage/pyodide/" in url]
+    assert not usage.python_is_up()
