@@ -1,0 +1,206 @@
+"""The browser client end to end: pages with usage.js in Chromium, counts read from /api/stats.
+
+Each test runs once per runtime (the ``runtime`` fixture) against a real server process.
+Pages flush every second (``data-flush-interval``); waits poll /api/stats with a deadline.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+from playwright.sync_api import BrowserContext, Page
+
+from e2e.usage_pages import NETWORK_NOISE, UsagePage, app_usage, clicks, counters, eventually, stays
+from support.live_server import LiveServer
+
+pytestmark = pytest.mark.e2e
+
+
+def test_clicks_loads_and_counts_land_with_exact_totals(usage_page: UsagePage, app_name: str) -> None:
+    base = usage_page.base_url
+    # Before Python is up (while the page loads, and right after): a declarative click, a click
+    # inside a sub-view, facade calls.
+    usage_page.open(app=app_name, early="page_start", clicks="buy,in-cart")
+    usage_page.page.evaluate("app => usage.reportUiCounter(app, 'count', ['a', 'b'], 2)", app_name)
+    assert not usage_page.python_is_up(), "the runtime was up before the early events: they test nothing"
+    usage_page.ready()
+    usage_page.page.click("#buy")
+    usage_page.page.click("#plain")
+    usage_page.page.evaluate("app => usage.reportUiCounter(app, 'loaded', 'chart')", app_name)
+
+    expected = {("page_start", "loaded"): 1, ("buy", "click"): 2, ("checkout", "click"): 1,
+                ("a", "count"): 2, ("b", "count"): 2, ("chart", "loaded"): 1}
+    eventually(lambda: counters(base, app_name), lambda value: value == expected)
+    eventually(lambda: clicks(base, app_name), lambda value: value == {"main": 4, "cart": 1})
+    stays(lambda: counters(base, app_name), expected, seconds=2.5)  # later flushes add nothing
+
+
+def test_sub_view_clicks_count_for_the_view_and_for_main(usage_page: UsagePage, app_name: str) -> None:
+    usage_page.open(app=app_name)
+    usage_page.ready()
+    usage_page.page.evaluate("""() => {
+        const panel = document.createElement("div");
+        panel.setAttribute("data-usage-view", "flyout");
+        panel.innerHTML = '<span><button id="deep">Deep</button></span>';
+        document.body.appendChild(panel);
+    }""")
+    usage_page.page.click("#deep")
+    usage_page.page.click("#deep")
+    usage_page.page.click("#plain")
+    usage_page.page.wait_for_timeout(300)  # some time on screen for the view
+    usage_page.page.evaluate("document.querySelector('[data-usage-view=flyout]').remove()")
+    usage_page.page.click("#plain")  # after the view left: main only
+
+    views = eventually(lambda: app_usage(usage_page.base_url, app_name),
+                       lambda value: {view: total for view, (_m, total) in value.items()}
+                       == {"main": 4, "flyout": 2, "cart": 0})
+    assert views["flyout"][0] > 0, "the sub-view's time on screen was not reported"
+
+
+def test_minutes_on_screen_grow_while_visible_and_stop_while_hidden(usage_page: UsagePage, app_name: str) -> None:
+    base = usage_page.base_url
+
+    def main_minutes() -> float:
+        return app_usage(base, app_name).get("main", (0.0, 0))[0]
+
+    usage_page.open(app=app_name)
+    usage_page.ready()
+    first = eventually(main_minutes, lambda minutes: minutes > 0)
+    eventually(main_minutes, lambda minutes: minutes > first)  # every flush folds the time in
+
+    usage_page.set_hidden(True)
+    usage_page.page.wait_for_timeout(1500)  # the beacon's report lands; from then on nothing grows
+    hidden_at = main_minutes()
+    stays(main_minutes, hidden_at, seconds=3)
+
+    usage_page.set_hidden(False)
+    eventually(main_minutes, lambda minutes: minutes > hidden_at)
+
+
+def test_a_tab_closed_right_after_a_click_still_delivers_it(usage_page: UsagePage, app_name: str) -> None:
+    usage_page.open(app=app_name, flush=3600)  # only the unload beacon can deliver in time
+    usage_page.ready()
+    usage_page.page.click("#buy")
+    usage_page.page.goto("about:blank")  # a real visibilitychange + pagehide
+
+    eventually(lambda: counters(usage_page.base_url, app_name), lambda value: value == {("buy", "click"): 1})
+    assert clicks(usage_page.base_url, app_name)["main"] == 1
+
+
+def test_a_tab_closed_before_the_runtime_is_up_loses_nothing(usage_page: UsagePage, app_name: str,
+                                                             context: BrowserContext) -> None:
+    usage_page.open(app=app_name, flush=3600, clicks="buy")
+    usage_page.page.evaluate("app => usage.reportUiCounter(app, 'count', 'early')", app_name)
+    assert not usage_page.python_is_up()
+    usage_page.page.goto("about:blank")  # usage.js saves its queue at pagehide
+
+    later = UsagePage(context.new_page(), usage_page.base_url, usage_page.runtime)
+    later.open(app=app_name + "_next")  # another page of the site: replays the saved queue
+    later.ready()
+    eventually(lambda: counters(usage_page.base_url, app_name),
+               lambda value: value == {("buy", "click"): 1, ("early", "count"): 1})
+    assert clicks(usage_page.base_url, app_name)["main"] == 1
+    assert later.unexpected_problems() == []
+
+
+def test_a_report_survives_the_tab_while_the_server_is_down_and_counts_once(
+        context: BrowserContext, own_server: Callable[..., LiveServer],
+        watch_page: Callable[[Page, str], UsagePage], app_name: str) -> None:
+    server = own_server()
+    usage = watch_page(context.new_page(), server.url)
+    usage.allow(*NETWORK_NOISE)
+    usage.open(app=app_name)
+    usage.ready()
+    eventually(lambda: len(usage.reports), lambda count: count >= 1, page=usage.page)  # user agent sent
+
+    server.stop()
+    usage.page.click("#buy")
+    usage.page.click("#buy")
+    usage.page.evaluate("app => usage.reportUiCounter(app, 'count', 'offline', 3)", app_name)
+    usage.page.wait_for_timeout(2500)  # flushes fail: the report stays in localStorage
+    usage.page.close(run_before_unload=True)  # its beacon fails too
+
+    server.start()  # same port, same database
+    again = watch_page(context.new_page(), server.url).open(app=app_name)
+    again.ready()
+    expected = {("buy", "click"): 2, ("offline", "count"): 3}
+    eventually(lambda: counters(server.url, app_name), lambda value: value == expected, page=again.page)
+    eventually(lambda: clicks(server.url, app_name).get("main"), lambda total: total == 2, page=again.page)
+    stays(lambda: counters(server.url, app_name), expected, seconds=3, page=again.page)
+
+
+@pytest.mark.parametrize("how", ["facade", "gpc", "other_tab"])
+def test_an_opted_out_visitor_sends_nothing(usage_page: UsagePage, context: BrowserContext, app_name: str,
+                                            how: str) -> None:
+    if how == "gpc":
+        context.add_init_script("Object.defineProperty(navigator, 'globalPrivacyControl', {value: true})")
+    usage_page.open(app=app_name)
+    if how == "facade":
+        usage_page.page.evaluate("usage.optOut()")  # queued: Python applies it first thing
+    elif how == "other_tab":
+        other = UsagePage(context.new_page(), usage_page.base_url, usage_page.runtime).open(app=app_name)
+        other.ready()
+        usage_page.ready()
+        eventually(lambda: len(usage_page.reports), lambda count: count >= 2, page=usage_page.page)
+        other.page.evaluate("usage.optOut()")  # applies in this tab at once (storage event)
+        usage_page.page.wait_for_timeout(200)
+        usage_page.reports.clear()
+    usage_page.ready()
+    usage_page.page.click("#buy")
+    usage_page.page.evaluate("app => usage.reportUiCounter(app, 'count', 'x')", app_name)
+    usage_page.set_hidden(True)  # would beacon
+    usage_page.page.wait_for_timeout(2500)  # two flush intervals
+    usage_page.page.goto("about:blank")
+
+    assert usage_page.reports == []
+    assert counters(usage_page.base_url, app_name) == {}
+
+
+def test_a_disabled_reporter_sends_nothing(page: Page, own_server: Callable[..., LiveServer],
+                                           watch_page: Callable[[Page, str], UsagePage], app_name: str) -> None:
+    server = own_server(USAGE_UI_COUNTERS_ENABLED="false")
+    usage = watch_page(page, server.url).open(app=app_name)
+    page.click("#buy")
+    usage.ready()
+    page.click("#buy")
+    page.evaluate("app => usage.reportUiCounter(app, 'count', 'x')", app_name)
+    page.wait_for_timeout(2500)
+    stored = page.evaluate("Object.keys(localStorage).filter(key => key.startsWith('usage_reporter'))")
+    page.goto("about:blank")
+
+    assert usage.reports == []
+    assert counters(server.url, app_name) == {}
+    assert stored == []
+
+
+def test_a_report_the_server_refuses_is_dropped_and_reporting_goes_on(
+        page: Page, own_server: Callable[..., LiveServer], watch_page: Callable[[Page, str], UsagePage]) -> None:
+    app_name = "shop"  # its own server: names must fit the 40 characters it allows
+    server = own_server(USAGE_MAX_NAME_LENGTH="40")  # the client allows 256: a real 400
+    usage = watch_page(page, server.url)
+    usage.allow(*NETWORK_NOISE)
+    statuses: list[int] = []
+    page.on("response", lambda response: statuses.append(response.status)
+            if response.request in usage.reports else None)
+    usage.open(app=app_name)
+    usage.ready()
+    eventually(lambda: statuses, lambda seen: 200 in seen, page=page)
+    page.evaluate("app => usage.reportUiCounter(app, 'click', 'x'.repeat(60))", app_name)
+    eventually(lambda: statuses, lambda seen: 400 in seen, page=page)
+    page.click("#buy")
+
+    eventually(lambda: counters(server.url, app_name), lambda value: value == {("buy", "click"): 1})
+    assert statuses.count(400) == 1, statuses  # dropped, not retried
+
+
+def test_an_unknown_runtime_logs_one_console_error_and_throws_nothing(usage_page: UsagePage) -> None:
+    usage_page.runtime = "nonesuch"
+    usage_page.allow(*NETWORK_NOISE, "usage.js: cannot load runtime nonesuch")
+    usage_page.open()
+    usage_page.page.click("#buy")
+    usage_page.page.evaluate("usage.reportUiCounter('shop', 'count', 'x')")
+    usage_page.page.wait_for_timeout(500)
+    ours = [problem for problem in usage_page.problems if "usage.js" in problem]
+    assert ours == ["console.error: usage.js: cannot load runtime nonesuch"]
+    assert not usage_page.python_is_up()
