@@ -25,6 +25,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_cors import CORS
 
+from .. import limits
 from ..errors import ApiError, BadRequest, StorageUnavailable
 from ..extension import get_state
 from ..storage.pool import ConnectionPool
@@ -69,13 +70,25 @@ def report() -> ResponseReturnValue:
     check_xsrf()
     check_media_type()
     dry_run = _flag("dry_run")
+    pool = state.extras[POOL_KEY]
+    client = request.remote_addr or "unknown"
+    limited = not limits.is_exempt(client, settings)
+    now = state.clock()
+    if limited:  # per-client abuse limits, shared by every worker (limits.py)
+        try:
+            with pool.connection() as db:
+                limits.check_rate(db, client, now, int(settings[limits.RATE_SETTING]))
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"Storage is unavailable ({exc}); the report was not stored. Retry later.") from exc
     raw = read_body(int(settings["USAGE_MAX_BODY_BYTES"]))
     parsed = parse_report(raw, Limits.from_settings(settings))
     if dry_run:
         return jsonify(status="ok", dry_run=True)
+    key_limit = int(settings[limits.KEYS_SETTING]) if limited else 0
+    check = (lambda conn: limits.check_new_keys(conn, parsed, client, now, key_limit)) if key_limit > 0 else None
     try:
-        with state.extras[POOL_KEY].connection() as db:
-            stored = store_report(db, parsed, state.clock())
+        with pool.connection() as db:
+            stored = store_report(db, parsed, now, check)
     except sqlite3.Error as exc:  # locked past the busy timeout, read-only, corrupt, disk full...
         raise StorageUnavailable(f"Storage is unavailable ({exc}); the report was not stored. Retry later.") from exc
     if not stored:

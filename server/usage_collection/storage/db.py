@@ -103,6 +103,20 @@ CREATE TABLE IF NOT EXISTS telemetry_opt_in_status (
     opt_in_status INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS telemetry_opt_in_status_instance ON telemetry_opt_in_status (instance_uuid, received_at);
+-- Abuse limits (limits.py): report requests per client per minute window, and keys
+-- (counter, view, user agent names) each client created per UTC day. Old rows are pruned.
+CREATE TABLE IF NOT EXISTS client_requests (
+    window_start INTEGER NOT NULL,
+    client TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    PRIMARY KEY (window_start, client)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS client_new_keys (
+    day TEXT NOT NULL,
+    client TEXT NOT NULL,
+    new_keys INTEGER NOT NULL,
+    PRIMARY KEY (day, client)
+) WITHOUT ROWID;
 """
 
 

@@ -16,7 +16,7 @@ import sqlite3
 from collections import defaultdict
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import sqlite_utils
 
@@ -81,8 +81,12 @@ def ui_metric_id(app_name: str, event_name: str) -> str:
     return f"{UI_METRIC_ID_PREFIX}:{app_name}:{event_name}"
 
 
-def store_report(db: sqlite_utils.Database, report: Report, now: datetime) -> bool:
-    """Add a report's counts to the aggregates; ``False`` (and nothing written) if its reportId was seen."""
+def store_report(db: sqlite_utils.Database, report: Report, now: datetime,
+                 check: Callable[[sqlite3.Connection], None] | None = None) -> bool:
+    """Add a report's counts to the aggregates; ``False`` (and nothing written) if its reportId was seen.
+
+    ``check`` runs inside the transaction before anything is counted (the per-client key
+    limit, ``limits.py``); if it raises, the transaction rolls back and nothing is stored."""
     stamp = iso_timestamp(now)
     day = utc_day(now)
 
@@ -115,6 +119,8 @@ def store_report(db: sqlite_utils.Database, report: Report, now: datetime) -> bo
         if report.report_id is not None:
             if conn.execute(_SEEN, (report.report_id, stamp)).rowcount == 0:
                 return False
+        if check is not None:
+            check(conn)
         for sql, params in statements:
             conn.execute(sql, params)
     return True
