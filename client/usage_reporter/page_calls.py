@@ -15,14 +15,20 @@ QUEUE_PREFIX = "usage_reporter.q."
 
 
 def app_for_path(paths, path):
-    """The app id of the longest prefix of ``path`` in ``paths`` ({prefix: app id}), or None.
+    """The app id of the longest path prefix of ``path`` in ``paths`` ({prefix: app id}).
+
+    Prefixes match whole path segments: ``/app/discover`` matches ``/app/discover`` and
+    ``/app/discover/doc/1``, not ``/app/discovery``.
 
         >>> app_for_path({"/app/discover": "discover", "/": "home"}, "/app/discover/doc/1")
         'discover'
     """
     best = None
     for prefix in paths or {}:
-        if isinstance(prefix, str) and path.startswith(prefix) and (best is None or len(prefix) > len(best)):
+        if not isinstance(prefix, str) or not prefix:
+            continue
+        matches = path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/")
+        if matches and (best is None or len(prefix) > len(best)):
             best = prefix
     return paths[best] if best is not None else None
 
@@ -48,11 +54,12 @@ class PageCalls:
 
     def handle(self, call):
         try:
-            name, args = call[0], call[1] or []
-            method = getattr(self, "call_" + str(name), None)
-            if method is None or not isinstance(args, list):
+            method = None
+            if isinstance(call, list) and len(call) == 2 and isinstance(call[1] or [], list):
+                method = getattr(self, "call_" + str(call[0]), None)
+            if method is None:
                 raise ValueError("unknown call " + repr(call))
-            method(*args)
+            method(*(call[1] or []))
         except Exception as exc:
             self.log_once("call " + str(exc), "usage_reporter: " + str(exc))
 

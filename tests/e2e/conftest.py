@@ -45,11 +45,12 @@ def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
 
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
-    """``own_server(**env)``: a started server of the test's own (to stop it, or other settings)."""
+    """``own_server(demo=False, **env)``: a started server of the test's own (to stop it, or
+    for other settings)."""
     servers: list[LiveServer] = []
 
-    def start(**env: str) -> LiveServer:
-        server = LiveServer(tmp_path / f"own{len(servers)}.db", env=server_env(**env))
+    def start(demo: bool = False, **env: str) -> LiveServer:
+        server = LiveServer(tmp_path / f"own{len(servers)}.db", env=server_env(**env), demo=demo)
         servers.append(server)
         return server.start()
 

@@ -204,3 +204,28 @@ def test_an_unknown_runtime_logs_one_console_error_and_throws_nothing(usage_page
     ours = [problem for problem in usage_page.problems if "usage.js" in problem]
     assert ours == ["console.error: usage.js: cannot load runtime nonesuch"]
     assert not usage_page.python_is_up()
+
+
+def test_the_app_id_follows_single_page_navigation(usage_page: UsagePage, app_name: str) -> None:
+    page = usage_page.page
+    usage_page.open("spa.html", app=app_name)
+    usage_page.ready()
+    page.click("#plain")  # data-app-id
+    page.evaluate("history.pushState({}, '', '/e2e/spa/discover/doc-1')")  # data-app-paths, longest prefix
+    page.click("#plain")
+    page.click("#plain")
+    page.evaluate("""app => {
+        document.body.setAttribute('data-usage-app', app + '_settings');  // wins over the paths
+        history.pushState({}, '', '/e2e/spa/settings');
+    }""", app_name)
+    page.click("#plain")
+    page.evaluate("document.body.removeAttribute('data-usage-app'); history.back()")  # popstate
+    page.wait_for_function("location.pathname == '/e2e/spa/discover/doc-1'")
+    page.click("#plain")
+    page.evaluate("app => usage.setAppId(app + '_direct')", app_name)  # the facade always works
+    page.click("#plain")
+
+    expected = {"home": 1, "discover": 3, "settings": 1, "direct": 1}
+    eventually(lambda: {app: clicks(usage_page.base_url, f"{app_name}_{app}").get("main") for app in expected},
+               lambda value: value == expected)
+    assert clicks(usage_page.base_url, f"{app_name}_other") == {}

@@ -118,13 +118,12 @@ class UsagePage:
         self.page.goto(self.url(name, **params))
         return self
 
-    def ready(self, timeout: float = 30.0) -> None:
-        """Wait for ``usage.ready``: the Python reporter runs."""
-        self.page.wait_for_function("window.usage && window.usage.h !== undefined", timeout=timeout * 1000)
-        self.page.evaluate("usage.ready")
+    def ready(self, timeout: float = 60.0) -> None:
+        """Wait for ``usage.ready``: the Python reporter runs (test pages set ``usageReady``)."""
+        self.page.wait_for_function("window.usageReady === true", timeout=timeout * 1000)
 
     def python_is_up(self) -> bool:
-        return self.page.evaluate("!!(window.usage && window.usage.h)")
+        return self.page.evaluate("window.usageReady === true")
 
     def set_hidden(self, hidden: bool) -> None:
         """A synthetic visibilitychange (headless pages are always visible otherwise)."""

@@ -7,8 +7,9 @@
 - ``/usage/brython/<version>/brython.js``: the installed ``brython`` package's runtime;
   ``/usage/usage_reporter.<hash>.brython.js``: ``usage_reporter`` as one Brython bundle.
   Both are immutable (the version or content hash is in the URL): cached for a year.
-  ``/usage/usage_reporter.brython.js`` is the same bundle under a stable name, for Brython
-  pages that import ``usage_reporter`` themselves (library mode).
+  For Brython pages that import ``usage_reporter`` themselves (library mode), stable names:
+  ``/usage/brython.js`` (a redirect to the versioned runtime) and
+  ``/usage/usage_reporter.brython.js`` (the current bundle, cached 5 minutes).
 - With ``USAGE_DEMO``: the demo app at ``/`` (and its views at ``/app/<name>``), its files
   under ``/demo/``. With the environment variable ``E2E_TEST_PAGES_DIR`` (the end-to-end
   tests set it): the pages of that folder at ``/e2e/<name>``.
@@ -25,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, current_app, request, send_from_directory, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, send_from_directory, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
@@ -131,6 +132,13 @@ def runtime(version: str) -> ResponseReturnValue:
     if version != assets.runtime_version:
         abort(404, description=f"This server has Brython {assets.runtime_version}, not {version}.")
     return send_asset(assets.runtime, IMMUTABLE)
+
+
+@blueprint.get("/usage/brython.js")
+def runtime_latest() -> ResponseReturnValue:
+    response = redirect(url_for("usage_assets.runtime", version=_assets().runtime_version), code=302)
+    response.headers["Cache-Control"] = SHORT_CACHE
+    return response
 
 
 @blueprint.get("/usage/usage_reporter.<digest>.brython.js")
