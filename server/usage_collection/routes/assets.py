@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import html
 import json
+import mimetypes
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, send_from_directory, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
+from werkzeug.security import safe_join
 
 from ..bundle import Asset, brython_bundle, brython_runtime_path, brython_version, minify_js, package_dir
 from ..extension import get_state
@@ -158,17 +160,25 @@ def _demo_dir() -> Path:
     return Path(get_state().settings["USAGE_STATIC_DIR"]) / "demo"
 
 
+def _small_file(folder: Path, filename: str) -> Response:
+    """A small file of ``folder`` read whole (no open file left to a WSGI server), revalidated."""
+    path = safe_join(str(folder), filename)
+    if path is None or not Path(path).is_file():
+        abort(404, description=f"No file {filename!r} here.")
+    mimetype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    response = Response(Path(path).read_bytes(), mimetype=mimetype)
+    response.headers["Cache-Control"] = "no-cache"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
 def demo_index(name: str | None = None) -> ResponseReturnValue:
     """The demo SPA; ``/app/<name>`` serves it too, so a reload on a view works."""
-    response = send_from_directory(_demo_dir(), "index.html", max_age=0)
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    return _small_file(_demo_dir(), "index.html")
 
 
 def demo_file(filename: str) -> ResponseReturnValue:
-    response = send_from_directory(_demo_dir(), filename, max_age=0)
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    return _small_file(_demo_dir(), filename)
 
 
 def test_page(name: str) -> ResponseReturnValue:
