@@ -34,6 +34,7 @@ except ImportError:  # Pyodide before 0.28 turns JS null into None itself
 REPORT_PATH = "/api/ui_counters/_report"
 _keep = []  # proxies JavaScript holds for the page's lifetime: never collected
 _logged = {}
+_console = []  # in a worker: where log lines go instead of the worker's own console
 
 
 def py(value):
@@ -57,9 +58,22 @@ def now_ms():
 
 
 def log_once(kind, message):
+    """Each problem once, on the page's console (from a worker, through the page)."""
     if kind not in _logged:
         _logged[kind] = True
-        js.console.warn(message)
+        (_console[0] if _console else js.console.warn)(message)
+
+
+def guarded(kind, fn):
+    """``fn`` as a browser callback: exceptions are logged once, never thrown."""
+
+    def callback(*args):
+        try:
+            return fn(*args)
+        except Exception as exc:
+            log_once(kind, "usage_reporter: error in " + kind + " handler: " + str(exc))
+
+    return callback
 
 
 def _seconds(text):
@@ -105,17 +119,28 @@ def start_worker(start_json, post_json):
     def post(message):
         post_json(json.dumps(message))
 
+    _console.append(lambda text: post({"t": "log", "message": text}))
+
     session = WorkerSession(config, start.get("storage") or {}, fetch_sender(config["report_url"]), post,
                             now_ms, new_id)
     session.start(session.storage.keys())
-    pending = []
+    throttle = {"busy": False, "again": False}
 
     def publish():
-        pending.clear()
+        """At once after a quiet spell (a click may be followed by the tab closing within
+        ~20 ms), then at most once per task turn during a burst of messages."""
         session.publish()
+        throttle["busy"] = True
+        js.setTimeout(release, 0)
 
-    publisher = proxy(publish)
-    js.setInterval(proxy(session.tick), 1000)
+    def after_turn():
+        throttle["busy"] = False
+        if throttle["again"]:
+            throttle["again"] = False
+            publish()
+
+    release = proxy(guarded("preview", after_turn))
+    js.setInterval(proxy(guarded("timer", session.tick)), 1000)
     timing = start.get("timing") or {}
     timing["python"] = float(js.performance.timeOrigin) + float(js.performance.now())
     post({"t": "ready", "timing": timing})
@@ -123,10 +148,12 @@ def start_worker(start_json, post_json):
 
     def handle(text):
         session.receive(json.loads(text))
-        if not pending:  # publish once after a burst of messages
-            pending.append(js.setTimeout(publisher, 0))
+        if throttle["busy"]:
+            throttle["again"] = True
+        else:
+            publish()
 
-    return proxy(handle)
+    return proxy(guarded("message", handle))
 
 
 # -- on the page's main thread (library mode) --------------------------------------------------
@@ -167,18 +194,6 @@ def listen_clicks(element, callback):
         handler.destroy()
 
     return remove
-
-
-def guarded(kind, fn):
-    """``fn`` as a browser callback: exceptions are logged once, never thrown."""
-
-    def callback(*args):
-        try:
-            return fn(*args)
-        except Exception as exc:
-            log_once(kind, "usage_reporter: error in " + kind + " handler: " + str(exc))
-
-    return callback
 
 
 def _to_py(value):

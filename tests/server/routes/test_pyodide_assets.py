@@ -24,7 +24,8 @@ from usage_collection.routes.pyodide_assets import MISSING_MESSAGE, STABLE_WHEEL
 
 ROOT = Path(__file__).resolve().parents[3]
 PYODIDE = ROOT / "node_modules" / "pyodide"
-needs_pyodide = pytest.mark.skipif(not (PYODIDE / "pyodide.mjs").is_file(), reason="npm pyodide not installed (scripts/setup)")
+needs_pyodide = pytest.mark.skipif(not (PYODIDE / "pyodide.mjs").is_file(),
+                                   reason="npm pyodide not installed (scripts/setup)")
 
 
 def make_app(tmp_path: Path, **config):
