@@ -135,6 +135,15 @@ def server_cpu_seconds(pgid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def prepare_database(db_path: Path) -> None:
+    """A fresh file already in WAL mode: workers racing to switch a new file to WAL can fail to boot."""
+    conn = sqlite3.connect(db_path)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+    finally:
+        conn.close()
+
+
 def start_server(db_path: Path, port: int, workers: int, log_path: Path) -> subprocess.Popen:
     exe = shutil.which("usage-collection", path=os.path.dirname(sys.executable)) or "usage-collection"
     env = {**os.environ, "USAGE_ROLLUP_INTERVAL_S": "0"}
@@ -217,6 +226,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="usage-bench-"))
     port = free_port()
     db_path = tmp / "bench.db"
+    prepare_database(db_path)
     proc = start_server(db_path, port, args.workers, tmp / "server.log")
     endpoints = {"no-op": PATH + "?dry_run=true", "real": PATH}
     runs: dict[str, list[dict]] = {name: [] for name in endpoints}

@@ -17,6 +17,7 @@ from typing import Iterator
 import pytest
 
 from support.live_server import LiveServer
+from usage_collection import storage
 
 THREADS = 8
 REPORTS_PER_THREAD = 25
@@ -59,12 +60,25 @@ def send_all(url: str, thread: int) -> list[dict]:
     return answers
 
 
+def prepare_database(path: Path) -> None:
+    """Create the file in WAL mode first. Two gunicorn workers opening a brand-new file at
+    the same moment can both try to switch it to WAL, and the loser fails to boot with
+    "database is locked" (``PRAGMA journal_mode`` does not wait on the busy timeout)."""
+    db = storage.connect(str(path))
+    try:
+        storage.migrate(db)
+    finally:
+        db.conn.close()
+
+
 @pytest.fixture(params=[1, 2], ids=["dev-server", "gunicorn-2-workers"])
 def server(request, tmp_path: Path) -> Iterator[LiveServer]:
     if request.param == 1:
         yield request.getfixturevalue("live_server")
         return
-    live = LiveServer(tmp_path / "x.db", workers=2).start()
+    db_path = tmp_path / "x.db"
+    prepare_database(db_path)
+    live = LiveServer(db_path, workers=2).start()
     try:
         yield live
     finally:
