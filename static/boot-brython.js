@@ -18,12 +18,18 @@ console.error("usage: the Python reporter did not start: " + what)
 function url(path) {
 return new URL(path, me.src).href
 }
-function load(src, next) {
+// Scripts download in parallel and run in order (async = false); next() once all have run.
+function load(srcs, next) {
+var left = srcs.length
+if (!left) return next()
+srcs.forEach(function (src) {
 var s = d.createElement("script")
 s.src = src
-s.onload = next
+s.async = false
+s.onload = function () { if (!--left) next() }
 s.onerror = function () { fail(src + " did not load") }
 d.head.appendChild(s)
+})
 }
 // The compiled-module cache: every step may fail (private mode, no IndexedDB); then we compile.
 function cache(write, next) {
@@ -67,13 +73,15 @@ return fail(e && e.message || e)
 }
 if (!modules && compiled()) setTimeout(function () { cache(compiled()) }, 0)
 }
-function bundle() {
-var B = w.__BRYTHON__
-B.VFS && B.VFS.usage_reporter ? cache(null, run) : load(url(C.bundle), function () { cache(null, run) })
+function start() {
+var B = w.__BRYTHON__, scripts = []
+if (!(B && B.runPythonSource)) scripts.push(url(C.runtime))
+if (!(B && B.VFS && B.VFS.usage_reporter)) scripts.push(url(C.bundle))
+load(scripts, function () { cache(null, run) })
 }
 if (!u) return fail("window.usage is missing: load /usage/usage.js, not this file")
 if (u.h) return
 C.reportUrl = url(C.reportUrl)
 u.config = C
-w.__BRYTHON__ && w.__BRYTHON__.runPythonSource ? bundle() : load(url(C.runtime), bundle)
+start()
 })(__USAGE_BRYTHON_CONFIG__, document, window)

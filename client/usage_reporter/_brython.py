@@ -39,8 +39,17 @@ def _text(value):
 
 
 def _to_py(value):
-    """Any JSON-able JS value as plain Python (lists, dicts, str, int, float, None)."""
-    return _json.loads(window.JSON.stringify(value) or "null")
+    """A JSON-able JS value as plain Python. Arrays and scalars are converted directly (a
+    facade call is an array of strings, numbers and arrays: the common, fast case); objects
+    go through JSON."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if window.Array.isArray(value):
+        return [_to_py(item) for item in value]
+    if isinstance(value, (list, tuple)):
+        return [_to_py(item) for item in value]
+    text = window.JSON.stringify(value)
+    return _json.loads(text) if isinstance(text, str) else None  # JS null/undefined: None
 
 
 def log_once(kind, message):
