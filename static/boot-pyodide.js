@@ -13,10 +13,11 @@
  *   - sendBeacon: the worker keeps us told of what a beacon would send now ("preview"), so
  *     at pagehide we beacon it synchronously and store it as sent (same reportId: the core
  *     resends it later and the server counts it once).
- * Calls the worker has not confirmed (preview.s) are saved at pagehide in usage.js's format
- * (localStorage "usage_reporter.q.<ms>.<seq>") and replayed by the next page, as usage.js
- * saves its own queue: nothing is lost when a tab closes before Python is up, or before
- * the worker answered. Nothing here throws into the page.
+ * usage.unconfirmed counts the calls the worker has not yet confirmed (preview.s): a tab
+ * that closes in the ~10 ms before cannot beacon them, so they are saved at pagehide in
+ * usage.js's format (localStorage "usage_reporter.q.<ms>.<seq>") and the next page
+ * replays them, as usage.js saves its own queue: nothing is lost when a tab closes before
+ * Python is up, or before the worker answered. Nothing here throws into the page.
  */
 (function (C, d, w) {
 var u = w.usage, me = d.currentScript, S = w.localStorage, worker = null, seq = 0, sent = []
@@ -66,6 +67,7 @@ function call(c) {
 var item = {s: ++seq, at: Date.now(), c: c}
 if (c[0] == "setAppId" && c[1][0]) app = c[1][0]
 sent.push(item)
+u.unconfirmed = sent.length
 post(item)
 }
 function receive(e) {
@@ -75,6 +77,7 @@ if (m.t == "set") store(m.k, m.v)
 else if (m.t == "preview") {
 preview = m
 while (sent.length && sent[0].s <= m.s) sent.shift()
+u.unconfirmed = sent.length
 } else if (m.t == "beacon") navigator.sendBeacon(C.reportUrl, m.body)
 else if (m.t == "log") console.warn(m.message)
 else if (m.t == "error") log(m.message)
