@@ -22,7 +22,7 @@ from playwright.sync_api import Page
 from e2e.usage_pages import PAGES, UsagePage
 from support.live_server import LiveServer
 
-RUNTIMES = ["brython"]
+RUNTIMES = ["brython", "pyodide"]
 
 
 def server_env(**extra: str) -> dict[str, str]:

@@ -82,6 +82,9 @@ def test_a_tab_closed_right_after_a_click_still_delivers_it(usage_page: UsagePag
     usage_page.open(app=app_name, flush=3600)  # only the unload beacon can deliver in time
     usage_page.ready()
     usage_page.page.click("#buy")
+    # Brython handles the click at once; Pyodide's worker confirms it ~10 ms later (a tab
+    # closed before that hands the click to the next page load instead of the beacon).
+    usage_page.page.wait_for_function("!window.usage.unconfirmed")
     usage_page.page.goto("about:blank")  # a real visibilitychange + pagehide
 
     eventually(lambda: counters(usage_page.base_url, app_name), lambda value: value == {("buy", "click"): 1})
