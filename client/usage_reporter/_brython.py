@@ -1,22 +1,13 @@
 """The Brython adapter: the only module that touches the page under Brython.
 
-It gives the pure core what it needs from the browser (``localStorage``, ``fetch`` and
-``sendBeacon``, ``Date.now``, ``crypto.randomUUID``) and turns page events into core calls:
-
-- every click on the page counts for ``main``; ``data-usage-click="event"`` on the target or
-  an ancestor also reports a CLICK UI counter, and every ``data-usage-view`` ancestor gets
-  the click too;
-- ``data-usage-view="id"`` elements are tracked as sub-views while they are in the
-  document (a MutationObserver rescans on changes);
-- the app id follows ``history.pushState``/``replaceState`` and ``popstate``: after each
-  navigation it is ``<body data-usage-app>``, else the longest prefix of the path in the
-  script tag's ``data-app-paths`` JSON mapping; ``usage.setAppId`` always works;
-- hidden tab: time stops and what is buffered leaves by ``sendBeacon`` (also at
-  ``pagehide``); a ~1 s timer lets the reporter flush when due;
-- the visitor's opt-out applies in every open tab at once (the ``storage`` event).
-
-Every callback is guarded: nothing throws into the host page, each problem is logged once.
-Only ``from browser import window, document`` is used: no Brython stdlib module is needed.
+It gives the core the browser (``localStorage``, ``fetch``/``sendBeacon``, ``Date.now``,
+``crypto.randomUUID``) and turns page events into core calls: every click counts for
+``main`` (and reports ``data-usage-click``, and counts for each ``data-usage-view``
+ancestor); ``data-usage-view`` elements are sub-views while in the document; the app id
+follows ``pushState``/``replaceState``/``popstate`` (``<body data-usage-app>``, else the
+script tag's ``data-app-paths``); a hidden tab stops the clock and beacons; an opt-out
+applies in every tab at once (``storage`` event). Every callback is guarded: nothing throws
+into the host page. Only ``from browser import window, document``: no Brython stdlib.
 """
 
 from browser import document, window
@@ -29,6 +20,8 @@ from .reporter import Reporter
 STORAGE_KEY = "usage_reporter"
 CONSENT_KEY = STORAGE_KEY + ".consent"
 REPORT_PATH = "/api/ui_counters/_report"
+FETCH_OPTIONS = ('{"method":"POST","credentials":"same-origin",'
+                 '"headers":{"Content-Type":"application/json","kbn-xsrf":"usage_reporter"}}')
 VIEW_OBSERVER_OPTIONS = '{"childList":true,"subtree":true,"attributes":true,"attributeFilter":["data-usage-view"]}'
 _logged = {}
 
@@ -52,12 +45,14 @@ def _to_py(value):
     return _json.loads(text) if isinstance(text, str) else None  # JS null/undefined: None
 
 
-def log_once(kind, message):
+def log_once(kind, message, level="error"):
+    """Each kind of problem once per page: our bugs and bad calls as console errors, the
+    reporter's news (a failed send, a refused report) as warnings."""
     if kind in _logged:
         return
     _logged[kind] = True
     try:
-        window.console.warn(message)
+        getattr(window.console, level)(message)
     except Exception:
         pass
 
@@ -126,9 +121,8 @@ class FetchTransport:
         self.url = url
 
     def send(self, body, on_result):
-        options = window.JSON.parse(_json.dumps({
-            "method": "POST", "body": body, "credentials": "same-origin",
-            "headers": {"Content-Type": "application/json", "kbn-xsrf": "usage_reporter"}}))
+        options = window.JSON.parse(FETCH_OPTIONS)  # a plain JS object, whatever the runtime
+        options.body = body
 
         def answered(response):
             on_result(int(response.status), retry_after_seconds(response.headers.get("Retry-After")))
@@ -159,7 +153,7 @@ class BrythonPage:
         report_url = str(window.URL.new(config.get("report_url") or REPORT_PATH, window.location.href).href)
         gpc = bool(config.get("honor_gpc", True)) and getattr(window.navigator, "globalPrivacyControl", None) is True
         self.reporter = Reporter(clock=self.clock, storage=self.storage, transport=FetchTransport(report_url),
-                                 new_id=new_id, log=lambda message: log_once(message, message),
+                                 new_id=new_id, log=lambda message: log_once(message, message, "warn"),
                                  flush_interval_s=flush_interval(config.get("flush_interval_s")),
                                  storage_key=STORAGE_KEY, enabled=config.get("enabled", True) is not False,
                                  global_privacy_control=gpc)
@@ -286,7 +280,10 @@ def page_config(options=None):
         config["app_id"] = _text(script.getAttribute("data-app-id"))
         config["flush_interval_s"] = _text(script.getAttribute("data-flush-interval")) or config["flush_interval_s"]
         paths = _text(script.getAttribute("data-app-paths"))
-        config["app_paths"] = _json.loads(paths) if paths else None
+        try:
+            config["app_paths"] = _json.loads(paths) if paths else None
+        except ValueError as exc:
+            log_once("app paths", "usage_reporter: data-app-paths is not a JSON object, ignored: " + str(exc))
     config.update(options or {})
     return config
 

@@ -23,8 +23,10 @@ def app_for_path(paths, path):
         >>> app_for_path({"/app/discover": "discover", "/": "home"}, "/app/discover/doc/1")
         'discover'
     """
+    if not isinstance(paths, dict):
+        return None
     best = None
-    for prefix in paths or {}:
+    for prefix in paths:
         if not isinstance(prefix, str) or not prefix:
             continue
         matches = path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/")

@@ -52,6 +52,7 @@ def sent(harness):
     ({"/a": "short", "/a/b": "long"}, "/a/b/c", "long"),
     ({}, "/", None),
     (None, "/", None),
+    (["/a", "/b"], "/a", None),  # not a mapping: ignored
     ({"": "empty prefix never matches"}, "/x", None),
 ])
 def test_app_for_path_takes_the_longest_whole_segment_prefix(paths, path, expected):

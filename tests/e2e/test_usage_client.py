@@ -232,3 +232,17 @@ def test_the_app_id_follows_single_page_navigation(usage_page: UsagePage, app_na
     eventually(lambda: {app: clicks(usage_page.base_url, f"{app_name}_{app}").get("main") for app in expected},
                lambda value: value == expected)
     assert clicks(usage_page.base_url, f"{app_name}_other") == {}
+
+
+def test_a_bad_call_logs_one_console_error_and_reporting_goes_on(usage_page: UsagePage, app_name: str) -> None:
+    usage_page.allow('must not contain ":"')
+    usage_page.open(app=app_name)
+    usage_page.page.evaluate("usage.reportUiCounter('bad:app', 'click', 'x')")  # queued, then refused
+    usage_page.ready()
+    for _ in range(2):  # facade calls after boot return normally; the error is logged once
+        assert usage_page.page.evaluate("usage.reportUiCounter('bad:app', 'click', 'x')") is None
+    usage_page.page.evaluate("app => usage.reportUiCounter(app, 'click', 'good')", app_name)
+
+    eventually(lambda: counters(usage_page.base_url, app_name), lambda value: value == {("good", "click"): 1})
+    ours = [text for kind, text in usage_page.console if "bad:app" in text and kind in ("error", "warning")]
+    assert len(ours) == 1 and 'must not contain ":"' in ours[0], usage_page.console

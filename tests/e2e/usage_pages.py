@@ -100,9 +100,11 @@ class UsagePage:
         self.runtime = runtime
         self.reports: list[Request] = []
         self.problems: list[str] = []
+        self.console: list[tuple[str, str]] = []  # (type, text) of every console message
         self.allowed: tuple[str, ...] = ()
         page.context.on("request", self._request)
         page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
+        page.on("console", lambda message: self.console.append((message.type, message.text)))
         page.on("console", lambda message: self.problems.append(f"console.error: {message.text}")
                 if message.type == "error" else None)
 
