@@ -97,7 +97,7 @@ def store_report(db: sqlite_utils.Database, report: Report, now: datetime,
     for counter in report.ui_counters:
         if counter.total:
             app, event, total = counter.app_name, counter.event_name, counter.total
-            metrics += (f"{UI_METRIC_ID_PREFIX}:{app}:{event}", app, event, total)
+            metrics += (ui_metric_id(app, event), app, event, total)
             counters += (app, event, counter.type, total)
     usage: list[Any] = []
     for entry in report.application_usage:
