@@ -13,7 +13,14 @@ runtime, compiled Python kept in IndexedDB). Prints, as medians over ``--runs``:
   printed too, because a visitor can feel it;
 - time from ``load`` until ``window.usage.ready`` resolves (goal: within 1 s);
 - the cost of one ``report_ui_counter`` call (µs, median of batches, measured in the page),
-  from Python and through the JavaScript facade.
+  from Python and through the JavaScript facade;
+- events before ready: facade calls and a click made right after ``load``, before Python
+  runs, and how many the server counted once the page hid (every one, or it is a bug);
+- for Pyodide (Python in a module Web Worker; goals: < 50 ms of added blocking, ready
+  within 4 s of ``load``): when each boot step ended (``usage.timing``), and the blocking
+  of a plain page watched for as long, so the figure is what the tag adds.
+
+With ``--runtime both`` the two runtimes are printed side by side.
 
     .venv/bin/python bench/client_page.py                      # brython, 5 runs
     .venv/bin/python bench/client_page.py --runtime both --runs 3
@@ -22,6 +29,7 @@ runtime, compiled Python kept in IndexedDB). Prints, as medians over ``--runs``:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -32,7 +40,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -54,8 +62,27 @@ PAGE_FIGURES = """() => {
     tbtBeforeLoad: tbt(0, load),
     tbtAfterLoad: tbt(load, Infinity),
     readyAfterLoad: window.readyAt === undefined ? null : window.readyAt - nav.loadEventEnd,
+    watchedAfterLoad: performance.now() - nav.loadEventEnd,
+    timing: window.usage && window.usage.timing ? Object.fromEntries(
+      Object.entries(window.usage.timing).map(([step, at]) => [step, at - nav.loadEventEnd])) : null,
   };
 }"""
+
+# Right after load, before Python runs: facade calls and a click, all to be counted.
+EARLY_EVENTS = """([name, calls]) => {
+  const up = !!(window.usage && window.usage.h);
+  for (let i = 0; i < calls; i++) usage.reportUiCounter("bench", "count", name);
+  document.getElementById("buy").click();
+  return up;
+}"""
+EARLY_CALLS = 20
+HIDE = """() => {
+  Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+BOOT_STEPS = [("boot", "boot-pyodide.js runs"), ("worker", "worker started"),
+              ("imported", "pyodide.mjs imported"), ("pyodide", "Pyodide + our wheel up"),
+              ("python", "Python reporter runs"), ("ready", "usage.ready resolves")]
 
 # Batches of calls: performance.now() is coarsened to 0.1 ms outside cross-origin isolation.
 PYTHON_CALL_COST = """
@@ -106,12 +133,33 @@ def start_server(db_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the server did not start")
 
 
-def load(page: Page, url: str, wait_ready: bool) -> dict[str, Any]:
+def load(page: Page, url: str, wait_ready: bool, early: str | None = None, watch_ms: float = 0) -> dict[str, Any]:
     page.goto(url, wait_until="load")
+    up_early = page.evaluate(EARLY_EVENTS, [early, EARLY_CALLS]) if early else None
     if wait_ready:
         page.wait_for_function("window.readyAt !== undefined", timeout=60_000)
-    page.wait_for_timeout(300)  # long tasks are reported a little after they end
-    return page.evaluate(PAGE_FIGURES)
+    page.wait_for_timeout(max(300.0, watch_ms - page.evaluate(
+        "performance.now() - performance.getEntriesByType('navigation')[0].loadEventEnd")))
+    figures = page.evaluate(PAGE_FIGURES)  # long tasks are reported a little after they end
+    if early:
+        figures["earlyWhileUp"] = up_early
+        page.evaluate(HIDE)  # the reporter beacons what it holds
+    return figures
+
+
+def counted(base: str, event_name: str) -> int:
+    with urllib.request.urlopen(base + "/api/stats?extended=true", timeout=10) as response:
+        events = json.load(response)["usage"]["ui_counters"]["daily_events"]
+    return sum(event["total"] for event in events if event["app_name"] == "bench" and event["event_name"] == event_name)
+
+
+def wait_counted(base: str, event_name: str, expected: int, timeout: float = 15.0) -> int:
+    deadline = time.monotonic() + timeout
+    total = counted(base, event_name)
+    while total < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        total = counted(base, event_name)
+    return total
 
 
 def call_costs(page: Page, runtime: str, batches: int, per_batch: int) -> dict[str, float | None]:
@@ -135,36 +183,69 @@ def measure(browser: Browser, base: str, runtime: str, runs: int) -> dict[str, A
     for run in range(runs):
         context = browser.new_context()
         try:
-            plain.append(load(context.new_page(), f"{base}/e2e/plain.html", wait_ready=False))
             page = context.new_page()
-            cold.append(load(page, f"{base}/e2e/tagged.html?runtime={runtime}", wait_ready=True))
-            page.wait_for_timeout(500)  # the compiled-module cache is written after boot
-            warm.append(load(context.new_page(), f"{base}/e2e/tagged.html?runtime={runtime}", wait_ready=True))
+            early = f"early_{runtime}_{run}_{time.time_ns()}"
+            cold.append(load(page, f"{base}/e2e/tagged.html?runtime={runtime}", wait_ready=True, early=early))
+            cold[-1]["earlyCounted"] = wait_counted(base, early, EARLY_CALLS)
             if run == 0:
                 costs = call_costs(page, runtime, batches=40, per_batch=25)
+            page.wait_for_timeout(500)  # the compiled-module cache is written after boot
+            page.close()
+            # A plain page watched as long (what the tag adds is the difference).
+            plain.append(load(context.new_page(), f"{base}/e2e/plain.html", wait_ready=False,
+                              watch_ms=cold[-1]["watchedAfterLoad"]))
+            warm.append(load(context.new_page(), f"{base}/e2e/tagged.html?runtime={runtime}", wait_ready=True))
         finally:
             context.close()
     return {"plain": plain, "cold": cold, "warm": warm, "costs": costs}
 
 
-def report(runtime: str, figures: dict[str, Any], loader_bytes: int) -> None:
-    fmt: Callable[[float | None, str], str] = lambda value, unit: "n/a" if value is None else f"{value:,.0f} {unit}"
-    plain, cold, warm = figures["plain"], figures["cold"], figures["warm"]
+GOALS = {"brython": {"tbt": 10, "ready": 1000}, "pyodide": {"tbt": 50, "ready": 4000}}
+
+
+def fmt(value: float | None, unit: str) -> str:
+    return "n/a" if value is None else f"{value:,.0f} {unit}"
+
+
+def rows(runtime: str, figures: dict[str, Any], loader_bytes: int) -> list[tuple[str, str]]:
+    """(label, value) lines for one runtime; the labels are the same for every runtime."""
+    plain, cold, warm, costs = figures["plain"], figures["cold"], figures["warm"], figures["costs"]
+    goal = GOALS[runtime]
     added_bytes = median_of(cold, "bytes") - median_of(plain, "bytes")
-    print(f"\n== data-runtime=\"{runtime}\" (medians of {len(cold)} runs; cold = fresh context) ==")
-    print(f"usage.js as served (minified)        {loader_bytes} B raw, {fmt(median_of(cold, 'loaderBody'), 'B')} "
-          f"gzipped, {fmt(median_of(cold, 'loaderTransfer'), 'B')} with HTTP headers")
-    print(f"bytes before load, plain page        {fmt(median_of(plain, 'bytes'), 'B')}")
-    print(f"bytes before load, with the tag      {fmt(median_of(cold, 'bytes'), 'B')}  (+{added_bytes:,.0f} B; goal < 1 KB)")
-    print(f"TBT before load, plain / with tag    {fmt(median_of(plain, 'tbtBeforeLoad'), 'ms')} / "
-          f"{fmt(median_of(cold, 'tbtBeforeLoad'), 'ms')}  (goal: < 10 ms added)")
-    print(f"TBT after load (the boot), cold/warm {fmt(median_of(cold, 'tbtAfterLoad'), 'ms')} / "
-          f"{fmt(median_of(warm, 'tbtAfterLoad'), 'ms')}")
-    print(f"load -> usage.ready, cold / warm     {fmt(median_of(cold, 'readyAfterLoad'), 'ms')} / "
-          f"{fmt(median_of(warm, 'readyAfterLoad'), 'ms')}  (goal: < 1000 ms)")
-    costs = figures["costs"]
-    print(f"one report_ui_counter call, Python   {fmt(costs.get('python_us'), 'µs')}")
-    print(f"one usage.reportUiCounter (facade)   {fmt(costs.get('facade_us'), 'µs')}")
+    added_tbt = statistics.median(c["tbtBeforeLoad"] + c["tbtAfterLoad"] - p["tbtBeforeLoad"] - p["tbtAfterLoad"]
+                                  for c, p in zip(cold, plain))
+    early = [(run["earlyCounted"], EARLY_CALLS, run["earlyWhileUp"]) for run in cold]
+    lines = [
+        ("usage.js as served (minified)", f"{loader_bytes} B raw, {fmt(median_of(cold, 'loaderBody'), 'B')} gzipped"),
+        ("bytes before load, plain page", fmt(median_of(plain, "bytes"), "B")),
+        ("bytes before load, with the tag", f"{fmt(median_of(cold, 'bytes'), 'B')} (+{added_bytes:,.0f} B; goal < 1 KB)"),
+        ("TBT before load, plain / tag", f"{fmt(median_of(plain, 'tbtBeforeLoad'), 'ms')} / "
+                                          f"{fmt(median_of(cold, 'tbtBeforeLoad'), 'ms')}"),
+        ("TBT after load (the boot), cold/warm", f"{fmt(median_of(cold, 'tbtAfterLoad'), 'ms')} / "
+                                                  f"{fmt(median_of(warm, 'tbtAfterLoad'), 'ms')}"),
+        ("TBT added vs a plain page, cold", f"{fmt(added_tbt, 'ms')} (goal < {goal['tbt']} ms)"),
+        ("load -> usage.ready, cold / warm", f"{fmt(median_of(cold, 'readyAfterLoad'), 'ms')} / "
+                                             f"{fmt(median_of(warm, 'readyAfterLoad'), 'ms')} (goal < {goal['ready']:,} ms)"),
+        ("events before ready, counted", ", ".join(f"{got}/{sent}" + (" (Python was up)" if up else "")
+                                                   for got, sent, up in early)),
+        ("one report_ui_counter call, Python", fmt(costs.get("python_us"), "µs") if runtime == "brython"
+         else "n/a (runs in the worker)"),
+        ("one usage.reportUiCounter (facade)", fmt(costs.get("facade_us"), "µs")),
+    ]
+    for step, label in BOOT_STEPS:
+        values = [run["timing"][step] for run in cold if run.get("timing") and step in run["timing"]]
+        lines.append((f"  after load: {label}", fmt(statistics.median(values), "ms") if values else "n/a"))
+    return lines
+
+
+def report(figures: dict[str, dict[str, Any]], loader_bytes: int, runs: int) -> None:
+    columns = {runtime: rows(runtime, data, loader_bytes) for runtime, data in figures.items()}
+    labels = [label for label, _ in next(iter(columns.values()))]
+    width = max(len(value) for lines in columns.values() for _, value in lines)
+    print(f"\nmedians of {runs} runs; cold = fresh browser context, warm = the same context again")
+    print(f"{'':38}" + "".join(f"{runtime:<{width + 2}}" for runtime in columns))
+    for index, label in enumerate(labels):
+        print(f"{label:38}" + "".join(f"{lines[index][1]:<{width + 2}}" for lines in columns.values()))
 
 
 def main() -> None:
@@ -180,8 +261,8 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM)
                 print(f"Chromium {browser.version}, server {base}")
-                for runtime in runtimes:
-                    report(runtime, measure(browser, base, runtime, args.runs), loader_bytes)
+                report({runtime: measure(browser, base, runtime, args.runs) for runtime in runtimes},
+                       loader_bytes, args.runs)
                 browser.close()
         finally:
             server.terminate()
