@@ -6,19 +6,17 @@ It gives the core the browser (``localStorage``, ``fetch``/``sendBeacon``, ``Dat
 ancestor); ``data-usage-view`` elements are sub-views while in the document; the app id
 follows ``pushState``/``replaceState``/``popstate`` (``<body data-usage-app>``, else the
 script tag's ``data-app-paths``); a hidden tab stops the clock and beacons; an opt-out
-applies in every tab at once (``storage`` event). Every callback is guarded: nothing throws
-into the host page. Only ``from browser import window, document``: no Brython stdlib.
+applies in every tab at once (``storage`` event). What to do with those events is
+``PageSession``'s (pure, shared with the Pyodide adapter); this module only translates.
+Every callback is guarded: nothing throws into the host page. Only ``from browser import
+window, document``: no Brython stdlib.
 """
 
 from browser import document, window
 
-from . import _json, api
-from .application_usage import ApplicationUsageTracker
-from .page_calls import PageCalls, app_for_path, flush_interval
-from .reporter import Reporter
+from . import _json
+from .page_session import CONSENT_KEY, EventClock, PageSession
 
-STORAGE_KEY = "usage_reporter"
-CONSENT_KEY = STORAGE_KEY + ".consent"
 REPORT_PATH = "/api/ui_counters/_report"
 FETCH_OPTIONS = ('{"method":"POST","credentials":"same-origin",'
                  '"headers":{"Content-Type":"application/json","kbn-xsrf":"usage_reporter"}}')
@@ -46,8 +44,9 @@ def _to_py(value):
 
 
 def log_once(kind, message, level="error"):
-    """Each kind of problem once per page: our bugs and bad calls as console errors, the
-    reporter's news (a failed send, a refused report) as warnings."""
+    """Each kind of problem once per page: an exception in our own listeners as a console
+    error (a bug of ours), what the session reports (a failed send, a refused report, a bad
+    facade call) as a warning, as the Pyodide adapter does."""
     if kind in _logged:
         return
     _logged[kind] = True
@@ -67,16 +66,6 @@ def guarded(kind, fn):
             log_once(kind, "usage_reporter: error in " + kind + " handler: " + str(exc))
 
     return callback
-
-
-class Clock:
-    """``Date.now()`` in ms; ``at`` pins it while boot replays what happened earlier."""
-
-    def __init__(self):
-        self.at = None
-
-    def __call__(self):
-        return float(window.Date.now()) if self.at is None else float(self.at)
 
 
 def new_id():
@@ -143,134 +132,78 @@ def listen_clicks(element, callback):
     return lambda: element.removeEventListener("click", handler)
 
 
-class BrythonPage:
-    """The reporter and tracker of this page, fed by usage.js's queue and the page's events."""
+def document_views():
+    """The ``data-usage-view`` ids now in the document, in document order, once each."""
+    view_ids = []
+    for element in document.querySelectorAll("[data-usage-view]"):
+        view_id = _text(element.getAttribute("data-usage-view"))
+        if view_id and view_id not in view_ids:
+            view_ids.append(view_id)
+    return view_ids
 
-    def __init__(self, config):
-        self.config = config
-        self.clock = Clock()
-        self.storage = LocalStorage()
-        report_url = str(window.URL.new(config.get("report_url") or REPORT_PATH, window.location.href).href)
-        gpc = bool(config.get("honor_gpc", True)) and getattr(window.navigator, "globalPrivacyControl", None) is True
-        self.reporter = Reporter(clock=self.clock, storage=self.storage, transport=FetchTransport(report_url),
-                                 new_id=new_id, log=lambda message: log_once(message, message, "warn"),
-                                 flush_interval_s=flush_interval(config.get("flush_interval_s")),
-                                 storage_key=STORAGE_KEY, enabled=config.get("enabled", True) is not False,
-                                 global_privacy_control=gpc)
-        self.tracker = ApplicationUsageTracker(self.reporter, self.clock)
-        self.calls = PageCalls(self.tracker, log_once)
-        api.install(self.reporter, self.tracker, listen_clicks)
 
-    def handle(self, call):
-        """A facade call from JavaScript (``usage.h``): converted, then handled; never raises."""
-        try:
-            self.calls.handle(_to_py(call))
-        except Exception as exc:
-            log_once("facade", "usage_reporter: could not read a call: " + str(exc))
+def body_app():
+    body = document.body
+    return _text(body.getAttribute("data-usage-app")) if body is not None else None
 
-    def start(self, usage):
-        """Replay what earlier pages saved, start this page's app and views, take over the queue."""
-        self.reporter.report_user_agent(_text(window.navigator.userAgent))
-        self.clock.at = float(window.performance.timeOrigin)  # time on screen counts from page start
-        try:
-            self.calls.replay_saved(self.storage, self.storage.keys())
-            self.calls.call_setAppId(self.app_from_page() or self.config.get("app_id"))
-            self.scan_views()
-        finally:
-            self.clock.at = None
-        if document.visibilityState == "hidden":
-            self.tracker.pause()
-        if usage is not None and getattr(usage, "q", None) is not None:
-            for call in _to_py(usage.q.splice(0)):
-                self.calls.handle(call)
-            usage.h = guarded("usage facade", self.handle)
-        self.listen()
-        if usage is not None and getattr(usage, "r", None) is not None:
-            usage.r()
 
-    def listen(self):
-        document.addEventListener("click", guarded("click", self.on_click), True)
-        document.addEventListener("visibilitychange", guarded("visibility", self.on_visibility))
-        window.addEventListener("pagehide", guarded("pagehide", self.on_pagehide))
-        window.addEventListener("pageshow", guarded("pageshow", self.on_pageshow))
-        window.addEventListener("storage", guarded("storage", self.on_storage))
-        window.addEventListener("popstate", guarded("popstate", self.on_navigate))
-        for name in ("pushState", "replaceState"):
-            self.wrap_history(name)
-        self.observer = window.MutationObserver.new(guarded("views", self.scan_views))
-        self.observer.observe(document.documentElement, window.JSON.parse(VIEW_OBSERVER_OPTIONS))
-        window.setInterval(guarded("timer", self.reporter.tick), 1000)
+def clicked(event):
+    """A click as usage.js's call: the nearest data-usage-click, every data-usage-view around."""
+    target, event_name, view_ids = event.target, None, []
+    while target is not None and getattr(target, "getAttribute", None) is not None:
+        event_name = event_name or _text(target.getAttribute("data-usage-click"))
+        view_id = _text(target.getAttribute("data-usage-view"))
+        if view_id:
+            view_ids.append(view_id)
+        target = target.parentNode
+    return ["click", [event_name, view_ids]]
 
-    def on_click(self, event):
-        target, event_name, view_ids = event.target, None, []
-        while target is not None and getattr(target, "getAttribute", None) is not None:
-            event_name = event_name or _text(target.getAttribute("data-usage-click"))
-            view_id = _text(target.getAttribute("data-usage-view"))
-            if view_id:
-                view_ids.append(view_id)
-            target = target.parentNode
-        self.calls.call_click(event_name, view_ids)
 
-    def on_visibility(self, event=None):
-        if document.visibilityState == "hidden":
-            self.tracker.pause()
-            self.reporter.flush_beacon()
-        else:
-            self.tracker.resume()
+def listen(session):
+    """Page events as the session's calls; every listener guarded."""
 
-    def on_pagehide(self, event=None):
-        if not self.tracker.paused:  # otherwise visibilitychange has sent it already
-            self.tracker.pause()
-            self.reporter.flush_beacon()
+    def on(target, name, make_call, capture=False):
+        def listener(event):
+            call = make_call(event)
+            if call is not None:
+                session.handle(call)
 
-    def on_pageshow(self, event):
-        if event.persisted and document.visibilityState != "hidden":
-            self.tracker.resume()  # back from the back/forward cache
+        target.addEventListener(name, guarded(name, listener), capture)
 
-    def on_storage(self, event):
-        """Another tab changed the visitor's choice: follow it here at once."""
-        if _text(event.key) == CONSENT_KEY:
-            value = _text(event.newValue)
-            if value == "out" and not self.reporter.opted_out:
-                self.reporter.opt_out()
-            elif value == "in" and self.reporter.opted_out:
-                self.reporter.opt_in()
+    def hidden():
+        return document.visibilityState == "hidden"
 
-    def on_navigate(self, event=None):
-        window.setTimeout(guarded("navigation", self.follow_location), 0)  # let the router render first
+    on(document, "click", clicked, True)
+    on(document, "visibilitychange", lambda event: ["visibility", [hidden()]])
+    on(window, "pagehide", lambda event: ["pagehide", []])
+    on(window, "pageshow", lambda event: ["pageshow", [hidden()]] if event.persisted else None)  # bfcache
+    on(window, "storage", lambda event: ["consent", [_text(event.newValue)]]
+       if _text(event.key) == CONSENT_KEY else None)  # another tab's opt-out or opt-in
 
-    def wrap_history(self, name):
-        history = window.history
+    def follow():  # after the router rendered: a zero timeout after pushState/popstate
+        session.handle(["navigate", [body_app(), str(window.location.pathname)]])
+
+    navigated = guarded("navigation", lambda *_: window.setTimeout(guarded("navigation", follow), 0))
+    window.addEventListener("popstate", navigated)
+    history = window.history
+    for name in ("pushState", "replaceState"):
         original = getattr(history, name).bind(history)
-        navigated = guarded("navigation", self.on_navigate)
 
-        def wrapper(*args):
+        def wrapper(*args, original=original):
             result = original(*args)
             navigated()
             return result
 
         setattr(history, name, wrapper)
-
-    def follow_location(self):
-        self.calls.call_setAppId(self.app_from_page())
-
-    def app_from_page(self):
-        """``<body data-usage-app>``, else the longest ``data-app-paths`` prefix of the path."""
-        body = document.body
-        app_id = _text(body.getAttribute("data-usage-app")) if body is not None else None
-        return app_id or app_for_path(self.config.get("app_paths"), str(window.location.pathname))
-
-    def scan_views(self, *args):
-        view_ids = []
-        for element in document.querySelectorAll("[data-usage-view]"):
-            view_id = _text(element.getAttribute("data-usage-view"))
-            if view_id and view_id not in view_ids:
-                view_ids.append(view_id)
-        self.calls.show_views(view_ids)
+    observer = window.MutationObserver.new(guarded("views", lambda *_: session.handle(["views", [document_views()]])))
+    observer.observe(document.documentElement, window.JSON.parse(VIEW_OBSERVER_OPTIONS))
+    window.setInterval(guarded("timer", session.reporter.tick), 1000)
+    return observer
 
 
 def page_config(options=None):
-    """Settings from boot-brython.js (``usage.config``), then the script tag, then ``options``."""
+    """Settings from boot-brython.js (``usage.config``), the script tag, then ``options``,
+    plus what the session needs to know about the page now."""
     usage = getattr(window, "usage", None)
     script = getattr(usage, "s", None) if usage is not None else None
     server = _to_py(usage.config) if usage is not None and getattr(usage, "config", None) is not None else {}
@@ -279,16 +212,16 @@ def page_config(options=None):
     if script is not None and getattr(script, "getAttribute", None) is not None:
         config["app_id"] = _text(script.getAttribute("data-app-id"))
         config["flush_interval_s"] = _text(script.getAttribute("data-flush-interval")) or config["flush_interval_s"]
-        paths = _text(script.getAttribute("data-app-paths"))
-        try:
-            config["app_paths"] = _json.loads(paths) if paths else None
-        except ValueError as exc:
-            log_once("app paths", "usage_reporter: data-app-paths is not a JSON object, ignored: " + str(exc))
+        config["app_paths"] = _text(script.getAttribute("data-app-paths"))
     config.update(options or {})
+    config.update({"gpc": getattr(window.navigator, "globalPrivacyControl", None) is True,
+                   "user_agent": _text(window.navigator.userAgent), "hidden": document.visibilityState == "hidden",
+                   "start_ms": float(window.performance.timeOrigin), "body_app": body_app(),
+                   "path": str(window.location.pathname), "views": document_views()})
     return config
 
 
-_pages = []
+_sessions = []
 
 
 def boot(options=None, **kwargs):
@@ -301,17 +234,27 @@ def boot(options=None, **kwargs):
         usage_reporter.browser.boot({"app_id": "shop", "flush_interval_s": 30})
 
     Options: ``app_id``, ``flush_interval_s``, ``report_url``, ``enabled``, ``honor_gpc``,
-    ``app_paths`` ({path prefix: app id}). Returns the running BrythonPage; a second call
+    ``app_paths`` ({path prefix: app id}). Returns the running PageSession; a second call
     returns the first one. Never raises: a failure is logged to the console.
     """
-    if _pages:
-        return _pages[0]
+    if _sessions:
+        return _sessions[0]
     try:
         config = page_config(dict(options or {}, **kwargs))
-        page = BrythonPage(config)
-        _pages.append(page)
-        page.start(getattr(window, "usage", None))
-        return page
+        report_url = str(window.URL.new(config.get("report_url") or REPORT_PATH, window.location.href).href)
+        session = PageSession(config, LocalStorage(), FetchTransport(report_url), EventClock(lambda: window.Date.now()),
+                              new_id, lambda kind, message: log_once(kind, message, "warn"), listen_clicks)
+        _sessions.append(session)
+        session.start(session.storage.keys())
+        usage = getattr(window, "usage", None)
+        if usage is not None and getattr(usage, "q", None) is not None:
+            for call in _to_py(usage.q.splice(0)):
+                session.handle(call)
+            usage.h = guarded("usage facade", lambda call: session.handle(_to_py(call)))
+        session.observer = listen(session)
+        if usage is not None and getattr(usage, "r", None) is not None:
+            usage.r()
+        return session
     except Exception as exc:
         log_once("boot", "usage_reporter: could not start: " + str(exc))
         return None
