@@ -1,7 +1,8 @@
 """The Flask extension: ``UsageCollection(app)`` or ``usage.init_app(app)``.
 
 Per-app state lives in ``app.extensions["usage_collection"]`` (a ``UsageState``); the
-database is opened lazily once per request and closed at teardown, never a module global.
+database connection is taken lazily from the app's pool once per request and given back at
+teardown, never a module global.
 
 The extension object owns the collector set and the server usage counters, so both can be
 used before ``init_app`` (the factory pattern: collectors registered and counters created
@@ -13,6 +14,7 @@ the rollups) runs in daemon threads started lazily and stopped by ``UsageState.c
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from .collectors import make_usage_collector as _make_usage_collector
 from .collectors.schema import Schema
 from .errors import register_error_handlers
 from .settings import load_settings
+from .storage.pool import ConnectionPool
 from .storage.rollups import RollupSummary, run_rollups
 from .usage_counters import UsageCounter, UsageCounters
 
@@ -53,8 +56,14 @@ class UsageState:
     collector_set: CollectorSet = field(default_factory=CollectorSet)
     usage_counters: UsageCounters | None = None
     rollup_task: PeriodicTask | None = None
+    pool: ConnectionPool = field(init=False, repr=False)
     _background_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = False
+
+    def __post_init__(self) -> None:
+        # Connections kept open between requests: opening one per request cost more than
+        # storing a report (storage/pool.py, bench/receiver.py).
+        self.pool = ConnectionPool(self.connect)
 
     @property
     def db_path(self) -> str:
@@ -102,6 +111,7 @@ class UsageState:
             task.stop()
         if self.usage_counters is not None:
             self.usage_counters.close()
+        self.pool.close()
         for name, extra in list(self.extras.items()):
             closer = getattr(extra, "close", None)
             if callable(closer):
@@ -116,16 +126,16 @@ def get_state(app: Flask | None = None) -> UsageState:
 
 
 def get_db() -> sqlite_utils.Database:
-    """This request's database connection, opened on first use."""
+    """This request's database connection, taken from the app's pool on first use."""
     if "usage_db" not in g:
-        g.usage_db = get_state().connect()
+        g.usage_db = get_state().pool.acquire()
     return g.usage_db
 
 
-def _close_db(_exc: BaseException | None) -> None:
+def _release_db(exc: BaseException | None) -> None:
     db = g.pop("usage_db", None)
     if db is not None:
-        db.conn.close()
+        get_state().pool.release(db, broken=isinstance(exc, sqlite3.Error))
 
 
 class UsageCollection:
@@ -159,7 +169,7 @@ class UsageCollection:
         state = UsageState(settings=settings, clock=self.clock, instance_uuid=instance_uuid,
                            collector_set=self.collector_set, usage_counters=self.usage_counters)
         app.extensions[EXTENSION_KEY] = state
-        app.teardown_appcontext(_close_db)
+        app.teardown_appcontext(_release_db)
         app.before_request(state.start_background)
         register_error_handlers(app)
         from .routes import register_routes

@@ -28,12 +28,10 @@ from flask_cors import CORS
 from .. import limits
 from ..errors import ApiError, BadRequest, StorageUnavailable
 from ..extension import get_state
-from ..storage.pool import ConnectionPool
 from ..storage.ui_report import store_report
 from ..validation import Limits, parse_report
 
 REPORT_PATH = "/api/ui_counters/_report"
-POOL_KEY = "ui_counters.connections"
 XSRF_MESSAGE = "Request must contain a kbn-xsrf header."
 ACCEPTED_MEDIA_TYPES = ("application/json", "text/plain")
 _TRUE = {"true", "1", "yes"}
@@ -44,14 +42,7 @@ blueprint = Blueprint("usage_ui_counters", __name__)
 
 @blueprint.record
 def _setup(state: BlueprintSetupState) -> None:
-    """Per app: a connection pool for the write path, and CORS for the allow-listed origins
-    on this route only (each app has its own list).
-
-    The pool, not ``get_db()``'s connection per request: opening and closing a connection
-    per report made storing cost several times the rest of the request
-    (``storage/pool.py``, ``bench/receiver.py``)."""
-    usage = get_state(state.app)
-    usage.extras[POOL_KEY] = ConnectionPool(usage.connect)
+    """Per app: CORS for the allow-listed origins on this route only (each app has its own list)."""
     origins = allowed_origins(state.app)
     if not origins:
         return
@@ -70,7 +61,7 @@ def report() -> ResponseReturnValue:
     check_xsrf()
     check_media_type()
     dry_run = _flag("dry_run")
-    pool = state.extras[POOL_KEY]
+    pool = state.pool
     client = request.remote_addr or "unknown"
     limited = not limits.is_exempt(client, settings)
     now = state.clock()

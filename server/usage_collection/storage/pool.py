@@ -62,6 +62,17 @@ class ConnectionPool:
             self._idle.clear()
         _close_all(idle, self._pid)
 
+    def acquire(self) -> sqlite_utils.Database:
+        """A connection for the caller to ``release`` (for per-request use, like Flask's ``g``)."""
+        return self._take()
+
+    def release(self, db: sqlite_utils.Database, broken: bool = False) -> None:
+        """Give a connection back; a ``broken`` one (it raised ``sqlite3.Error``) is closed."""
+        if broken:
+            db.conn.close()
+        else:
+            self._give(db)
+
     def _take(self) -> sqlite_utils.Database:
         with self._lock:
             if self._pid != os.getpid():
