@@ -33,6 +33,20 @@ def main() -> None:
     """Usage telemetry for web apps: a Kibana-compatible receiver on SQLite."""
 
 
+def _prepare_database() -> None:
+    from .settings import load_settings
+    from .storage import connect, migrate
+
+    try:
+        db = connect(str(load_settings()["USAGE_DB"]))
+        try:
+            migrate(db)
+        finally:
+            db.conn.close()
+    except LIBRARY_ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
@@ -49,6 +63,7 @@ def serve(host: str, port: int, db_path: str | None, workers: int, demo: bool) -
         gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
         if gunicorn is None:
             raise click.ClickException("--workers needs gunicorn: pip install 'usage-collection[server]'")
+        _prepare_database()  # created, in WAL and migrated once, before the workers race to do it
         # gthread, not sync workers: a client trickling its body ties up one thread, not a whole
         # worker, so two slow clients cannot stop the server answering (tests/server/test_hostile_input.py).
         command = [gunicorn, "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",

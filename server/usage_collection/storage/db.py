@@ -9,6 +9,7 @@ lock upgrade and a report is stored whole or not at all.
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -124,10 +125,26 @@ def connect(path: str) -> sqlite_utils.Database:
     """A connection ready for concurrent use: WAL, busy timeout, autocommit outside transactions."""
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("PRAGMA journal_mode = WAL")
+    _ensure_wal(conn)
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     return sqlite_utils.Database(conn)
+
+
+def _ensure_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
+    """Switch a new file to WAL. The switch ignores busy_timeout, so two gunicorn workers
+    opening a brand-new file at once can see "database is locked": retry briefly. A file
+    already in WAL (the usual case) costs one read."""
+    for attempt in range(attempts):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
 
 
 @contextmanager
