@@ -7,7 +7,6 @@ entry changes; writing the buffer is then one string join. Builtins only.
 
 from . import _json
 from .report import (
-    REPORT_ID_MAX_LENGTH,
     REPORT_VERSION,
     application_usage_key,
     ui_counter_key,
@@ -185,5 +184,3 @@ def _flat_json(entry):
     return "{" + ",".join(parts) + "}"
 
 
-def is_report_id(value):
-    return isinstance(value, str) and 0 < len(value) <= REPORT_ID_MAX_LENGTH

@@ -16,6 +16,8 @@ A report, as posted to ``POST /api/ui_counters/_report`` inside ``{"report": ...
 
 REPORT_VERSION = 3
 REPORT_ID_MAX_LENGTH = 64
+# What a reportId may hold: ids are stored as keys and shown in logs, so no spaces or quotes.
+REPORT_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
 MAIN_VIEW_ID = "main"
 USER_AGENT_APP_NAME = "kibana"
 
@@ -74,6 +76,16 @@ ENTRY_FIELDS = {
         "numberOfClicks": ("number", True),
     },
 }
+
+
+def is_report_id(value):
+    """True for 1 to 64 characters of REPORT_ID_ALPHABET: what the server accepts."""
+    if not isinstance(value, str) or not 0 < len(value) <= REPORT_ID_MAX_LENGTH:
+        return False
+    for char in value:
+        if char not in REPORT_ID_ALPHABET:
+            return False
+    return True
 
 
 def new_report():

@@ -16,7 +16,8 @@ touches the browser and nothing raises into the caller except ``report_ui_counte
     reporter.tick()   # the adapter calls this about once a second
 """
 
-from .buffer import ReportBuffer, is_count, is_number, is_report_id
+from .buffer import ReportBuffer, is_count, is_number
+from .report import is_report_id
 from .consent import Consent
 from .report import USER_AGENT_APP_NAME
 from .retry_policy import DELIVERED, DROP, RetryPolicy, classify, status_code

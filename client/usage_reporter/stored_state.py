@@ -10,7 +10,8 @@ raised: a bad stored value must not stop a page from reporting. Builtins only.
 """
 
 from . import _json
-from .buffer import ReportBuffer, is_report_id
+from .buffer import ReportBuffer
+from .report import is_report_id
 
 STATE_FORMAT = 1
 

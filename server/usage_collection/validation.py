@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, NamedTuple
 
-from usage_reporter.report import ENTRY_FIELDS, REPORT_FIELDS, REPORT_ID_MAX_LENGTH, REPORT_VERSION
+from usage_reporter.report import ENTRY_FIELDS, REPORT_FIELDS, REPORT_ID_MAX_LENGTH, REPORT_VERSION, is_report_id
 
 from .errors import BadRequest
 
 USER_AGENT_MAX_LENGTH = 1024
 MAX_SAFE_INTEGER = 2**53 - 1
 REPORT_ID_CHARS = "A-Z a-z 0-9 . _ : -"
-_REPORT_ID = re.compile(r"[A-Za-z0-9._:-]{1,%d}\Z" % REPORT_ID_MAX_LENGTH)
 _ROOT = "request body"
 _SHAPE_HINT = 'A report is posted as {"report": {"reportVersion": 3, "uiCounter": {...}}}.'
 
@@ -202,7 +200,7 @@ def _string(value: Any, path: str, name: str, limits: Limits) -> str:
     if type(value) is not str:
         raise _error(path, f"expected value of type [string] but got [{_js_type(value)}]")
     if name == "reportId":
-        if not _REPORT_ID.match(value):
+        if not is_report_id(value):
             raise _error(path, f"expected 1 to {REPORT_ID_MAX_LENGTH} characters from {REPORT_ID_CHARS} "
                                f"but got {_show(value)}")
         return value
