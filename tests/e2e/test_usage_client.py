@@ -162,6 +162,17 @@ def test_an_opted_out_visitor_sends_nothing(usage_page: UsagePage, context: Brow
     assert counters(usage_page.base_url, app_name) == {}
 
 
+def test_global_privacy_control_is_ignored_when_the_server_says_so(
+        page: Page, own_server: Callable[..., LiveServer], watch_page: Callable[[Page, str], UsagePage],
+        app_name: str) -> None:
+    server = own_server(USAGE_HONOR_GPC="false")
+    page.context.add_init_script("Object.defineProperty(navigator, 'globalPrivacyControl', {value: true})")
+    usage = watch_page(page, server.url).open(app=app_name)
+    usage.ready()
+    page.click("#buy")
+    eventually(lambda: counters(server.url, app_name), lambda value: value == {("buy", "click"): 1}, page=page)
+
+
 def test_a_disabled_reporter_sends_nothing(page: Page, own_server: Callable[..., LiveServer],
                                            watch_page: Callable[[Page, str], UsagePage], app_name: str) -> None:
     server = own_server(USAGE_UI_COUNTERS_ENABLED="false")
