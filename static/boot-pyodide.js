@@ -1,6 +1,9 @@
 /* boot-pyodide.js: loaded by usage.js after the page's `load` event; served (minified) at
  * /usage/boot-pyodide.js with the configuration below filled in by the server.
  *
+ * (With data-python="page" on usage.js's tag, the page runs Pyodide and boots
+ * usage_reporter itself: this file then only hands it the server's settings.)
+ *
  * Pyodide's start is one ~2 s task, so Python runs in a module Web Worker
  * (/usage/pyodide-worker.mjs) and this file is all the page's main thread runs: a
  * forwarder. It keeps what only the main thread has and hands everything else, in order,
@@ -158,6 +161,12 @@ return result
 }
 if (!u || !u.q) return console.error("usage: window.usage is missing: load /usage/usage.js, not this file")
 if (u.h) return
+if (attr("data-python") == "page") {
+// Library mode: the page's own Pyodide runs usage_reporter.browser.boot(), which takes
+// usage.js's queue over; it only needs this server's settings. No worker.
+u.config = {reportUrl: url(C.reportUrl), flushIntervalS: C.flushIntervalS, enabled: C.enabled, honorGpc: C.honorGpc}
+return
+}
 if (C.error) return log(C.error)
 if (typeof Worker != "function") return log("usage: this browser has no Web Workers; use data-runtime=\"brython\"")
 C.reportUrl = url(C.reportUrl)

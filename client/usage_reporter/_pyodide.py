@@ -290,16 +290,19 @@ _session = []
 
 
 def boot(options=None, **kwargs):
-    """Report usage from this page's own Pyodide (a Pyodide or PyScript app)::
+    """Report usage from this page's own Pyodide (a Pyodide or PyScript app), on the main
+    thread, no micropip needed::
 
-        await pyodide.loadPackage("/usage/usage_reporter-latest-py3-none-any.whl")
+        import pyodide_js
+        await pyodide_js.loadPackage("/usage/usage_reporter-latest-py3-none-any.whl")
         import usage_reporter.browser
         usage_reporter.browser.boot({"app_id": "shop"})
 
     Options: ``app_id``, ``flush_interval_s`` (30), ``report_url``
     (``/api/ui_counters/_report`` of this page's origin), ``enabled``, ``honor_gpc``,
-    ``app_paths``. With usage.js on the page, its settings are the defaults and its queue
-    is taken over. Returns the running PageSession (a second call returns the first one).
+    ``app_paths``. With usage.js on the page (``data-runtime="pyodide" data-python="page"``),
+    its settings are the defaults and its queue is taken over. Returns the running
+    PageSession (a second call returns the first one).
     """
     if _session:
         return _session[0]
