@@ -63,6 +63,40 @@ var B = w.__BRYTHON__, out = {}, k, n = 0
 for (k in B.precompiled) if (k == "usage_reporter" || k.indexOf("usage_reporter.") == 0) { out[k] = B.precompiled[k]; n++ }
 return n && out
 }
+// Compile our modules one task each (10-100 ms) rather than all in one long task inside the
+// import; Brython's importer takes them from __BRYTHON__.precompiled. On any trouble, stop:
+// the import compiles what is left itself (and reports errors the usual way).
+function compile(next) {
+var B = w.__BRYTHON__, todo = [], seen = {}
+function want(name) {
+var entry = B.VFS[name]
+if (!entry || seen[name]) return
+seen[name] = 1
+if (name.indexOf(".") > 0) want(name.slice(0, name.lastIndexOf(".")))
+entry[2].forEach(want)
+if (!(name in B.precompiled) && !(name in B.imported)) todo.push(name)
+}
+function step() {
+var name = todo.shift(), entry = B.VFS[name], root, file
+if (!name) return next()
+try {
+// As Brython's own importer does: the file name it gives the module, mapped to its name.
+file = "VFS." + name + (entry[3] ? "/__init__.py" : ".py")
+B.url2name[file] = name
+root = B.py2js({src: entry[1], filename: file, imported: true}, name, name)
+B.precompiled[name] = entry[3] ? [root.to_js()] : root.to_js()
+} catch (e) {
+todo = []
+}
+setTimeout(step, 0)
+}
+try {
+want("usage_reporter.browser")
+} catch (e) {
+todo = []
+}
+step()
+}
 function run(modules) {
 var B = w.__BRYTHON__, k
 for (k in modules || {}) if (!(k in B.precompiled)) B.precompiled[k] = modules[k]
@@ -77,7 +111,11 @@ function start() {
 var B = w.__BRYTHON__, scripts = []
 if (!(B && B.runPythonSource)) scripts.push(url(C.runtime))
 if (!(B && B.VFS && B.VFS.usage_reporter)) scripts.push(url(C.bundle))
-load(scripts, function () { cache(null, run) })
+load(scripts, function () {
+cache(null, function (modules) {
+modules ? run(modules) : compile(function () { run() })
+})
+})
 }
 if (!u) return fail("window.usage is missing: load /usage/usage.js, not this file")
 if (u.h) return

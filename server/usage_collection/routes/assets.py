@@ -6,7 +6,9 @@
   settings (flush interval, enabled, Global Privacy Control) and the URLs below.
 - ``/usage/brython/<version>/brython.js``: the installed ``brython`` package's runtime;
   ``/usage/usage_reporter.<hash>.brython.js``: ``usage_reporter`` as one Brython bundle.
-  Both are immutable (the version or content hash is in the URL): cached for a year.
+  Both are immutable (the version or content hash is in the URL): cached for a year. With
+  Node.js installed, the bundle also carries our modules precompiled to JavaScript (see
+  brython_precompile.py), which saves browsers ~0.6 s of compiling on a first visit.
   For Brython pages that import ``usage_reporter`` themselves (library mode), stable names:
   ``/usage/brython.js`` (a redirect to the versioned runtime) and
   ``/usage/usage_reporter.brython.js`` (the current bundle, cached 5 minutes).
@@ -32,6 +34,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from werkzeug.security import safe_join
 
+from ..brython_precompile import PrecompiledBundle
 from ..bundle import Asset, brython_bundle, brython_runtime_path, brython_version, minify_js, package_dir
 from ..extension import get_state
 
@@ -54,17 +57,20 @@ class BrythonAssets:
     boot_template: str
     runtime: Asset
     runtime_version: str
-    bundle: Asset
+    bundle: Asset  # the plain bundle: its hash names the URL whichever variant is served
+    served_bundle: PrecompiledBundle
 
 
 def load_assets(static_dir: Path) -> BrythonAssets:
     loader = Asset(minify_js((static_dir / "usage.js").read_text(encoding="utf-8")).encode())
     boot_template = minify_js((static_dir / "boot-brython.js").read_text(encoding="utf-8"))
-    runtime = Asset(brython_runtime_path().read_bytes())
+    runtime_path = brython_runtime_path()
+    runtime = Asset(runtime_path.read_bytes())
     bundle = brython_bundle(package_dir())
     for asset in (loader, runtime, bundle):
         asset.gzipped  # compressed now (~0.1 s for brython.js) rather than in a page's first request
-    return BrythonAssets(loader, boot_template, runtime, brython_version(), bundle)
+    return BrythonAssets(loader, boot_template, runtime, brython_version(), bundle,
+                         PrecompiledBundle(bundle, runtime_path))
 
 
 @blueprint.record_once
@@ -145,15 +151,15 @@ def runtime_latest() -> ResponseReturnValue:
 
 @blueprint.get("/usage/usage_reporter.<digest>.brython.js")
 def bundle(digest: str) -> ResponseReturnValue:
-    asset = _assets().bundle
-    if digest != asset.short_hash:
+    assets = _assets()
+    if digest != assets.bundle.short_hash:
         abort(404, description="No such bundle; /usage/usage_reporter.brython.js is the current one.")
-    return send_asset(asset, IMMUTABLE)
+    return send_asset(assets.served_bundle.current, IMMUTABLE)
 
 
 @blueprint.get("/usage/usage_reporter.brython.js")
 def bundle_latest() -> ResponseReturnValue:
-    return send_asset(_assets().bundle, SHORT_CACHE)
+    return send_asset(_assets().served_bundle.current, SHORT_CACHE)
 
 
 def _demo_dir() -> Path:
