@@ -5,18 +5,29 @@ thousands of ``dailyEvents`` of a busy deployment costs a few microseconds each.
 only built when something is wrong: each level adds its key to the mismatch on the way
 out, and ``check`` raises ``SchemaMismatch`` naming the full path, e.g.
 ``ui_counters.dailyEvents[3].total: expected long (a whole number), got str '3'``.
+
+Arrays of leaves and of flat records (an object of required leaves, such as a daily
+event) are first checked a column at a time with C-level passes (``set(map(type, ...))``,
+``min``/``max``, each distinct date parsed once): tens of thousands of records in a few
+milliseconds. The column pass only ever says "certainly fine"; anything else, including a
+record that would pass the per-item checker in a way the column pass does not recognise
+(a ``Mapping`` that is not a dict, an ``int`` subclass), goes through the per-item checker,
+which names the path of the first mismatch exactly as before.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from collections import deque
 from collections.abc import Mapping
+from datetime import date, datetime
+from operator import itemgetter
 from typing import Any, Callable
 
 from .schema import DYNAMIC_KEY, INTEGER_RANGES, Schema, SchemaMismatch, is_optional, node_kind
 
 Checker = Callable[[Any], None]
+ColumnCheck = Callable[[list[Any]], bool]
 _OPTIONAL_HINT = ' (declare it with "_meta": {"optional": true} if it may be absent)'
 
 
@@ -47,7 +58,7 @@ def compile_checker(node: Schema) -> Checker:
     if kind == "object":
         return _object_checker(node)
     if kind == "array":
-        return _array_checker(compile_checker(node["items"]))
+        return _array_checker(compile_checker(node["items"]), _column_checker(node["items"]))
     if kind == "pass_through":
         return _check_json
     return _leaf_checker(node["type"])
@@ -96,10 +107,12 @@ def _object_checker(node: Schema) -> Checker:
     return check_object
 
 
-def _array_checker(items: Checker) -> Checker:
+def _array_checker(items: Checker, columns: ColumnCheck | None) -> Checker:
     def check_array(value: Any) -> None:
         if type(value) is not list and not isinstance(value, (list, tuple)):
             raise _Mismatch(f"expected an array, got {_describe(value)}")
+        if columns is not None and type(value) is list and columns(value):
+            return
         for index, item in enumerate(value):
             try:
                 items(item)
@@ -108,6 +121,68 @@ def _array_checker(items: Checker) -> Checker:
                 raise
 
     return check_array
+
+
+def _column_checker(node: Schema) -> ColumnCheck | None:
+    """A whole-array pass for arrays of leaves or of flat records, or None for anything else."""
+    kind = node_kind(node)
+    if kind == "leaf":
+        return _LEAF_COLUMNS.get(node["type"]) or _integer_column(*INTEGER_RANGES[node["type"]])
+    if kind != "object" or DYNAMIC_KEY in node:
+        return None
+    fields = [(key, child) for key, child in node.items() if key != "_meta"]
+    if any(node_kind(child) != "leaf" or is_optional(child) for _, child in fields):
+        return None
+    columns = [(itemgetter(key), _column_checker(child)) for key, child in fields]
+    width = len(columns)
+
+    def check_records(records: list[Any]) -> bool:
+        if not records:
+            return True
+        if set(map(type, records)) != {dict} or set(map(len, records)) != {width}:
+            return False
+        try:  # every declared key present and as many keys as declared: no extra key either
+            return all(ok(list(map(get, records))) for get, ok in columns)  # type: ignore[misc]
+        except KeyError:
+            return False
+
+    return check_records
+
+
+def _integer_column(low: int, high: int) -> ColumnCheck:
+    def check_integers(values: list[Any]) -> bool:
+        return not values or (set(map(type, values)) == {int} and low <= min(values) and max(values) <= high)
+
+    return check_integers
+
+
+def _number_column(values: list[Any]) -> bool:
+    try:
+        return set(map(type, values)) <= {int, float} and all(map(math.isfinite, values))
+    except OverflowError:  # an int too big for a float: let the per-item checker say so
+        return False
+
+
+def _date_column(values: list[Any]) -> bool:
+    types = set(map(type, values))
+    if not types <= {str, int}:
+        return False
+    distinct = set(values) if types == {str} else {value for value in values if type(value) is str}
+    try:
+        deque(map(datetime.fromisoformat, distinct), maxlen=0)  # parse each distinct string once
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+_LEAF_COLUMNS: dict[str, ColumnCheck] = {
+    "keyword": lambda values: set(map(type, values)) <= {str},
+    "text": lambda values: set(map(type, values)) <= {str},
+    "boolean": lambda values: set(map(type, values)) <= {bool},
+    "double": _number_column,
+    "float": _number_column,
+    "date": _date_column,
+}
 
 
 def _leaf_checker(kind: str) -> Checker:
@@ -125,7 +200,11 @@ def _leaf_checker(kind: str) -> Checker:
         def check_number(value: Any) -> None:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise _Mismatch(f"expected {kind} (a number), got {_describe(value)}")
-            if not math.isfinite(value):
+            try:
+                finite = math.isfinite(value)
+            except OverflowError:  # an int beyond any float
+                raise _Mismatch(f"{_describe(value)} is too large for {kind}") from None
+            if not finite:
                 raise _Mismatch(f"expected a finite {kind}, got {value}")
 
         return check_number
