@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import chain, repeat
 from typing import Any
 
 _LOAD = re.compile(r"^(1|5|15)_m")
@@ -72,5 +73,22 @@ def to_api_field_names(value: Any) -> Any:
     if isinstance(value, dict):
         return {api_field_name(str(key)): to_api_field_names(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [to_api_field_names(item) for item in value]
+        records = _flat_records(value)
+        return records if records is not None else [to_api_field_names(item) for item in value]
     return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat_records(items: list[Any] | tuple[Any, ...]) -> list[dict[str, Any]] | None:
+    """A list of dicts with the same keys in the same order and only scalar values (daily
+    events: tens of thousands of them), renamed with the key set converted once and every
+    record rebuilt in C; None for any other list, which is converted item by item."""
+    if not items or set(map(type, items)) != {dict}:
+        return None
+    key_sets = set(map(tuple, items))
+    if len(key_sets) != 1 or not _SCALARS.issuperset(map(type, chain.from_iterable(map(dict.values, items)))):
+        return None
+    names = tuple(api_field_name(str(key)) for key in key_sets.pop())
+    return list(map(dict, map(zip, repeat(names), map(dict.values, items))))
