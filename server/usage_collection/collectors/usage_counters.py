@@ -1,9 +1,12 @@
 """``usage_counters``: server usage counters as Kibana's ``dailyEvents`` (§5.3).
 
 One event per (domain, counter, type, UTC day) row with source ``server``, for the days
-inside ``USAGE_COUNTERS_REPORT_DAYS`` (default 7): Kibana only ever sends the few days its
-retention keeps (5), and the rows here are kept 90 days for the dashboard, so the window
-is explicit. ``fromTimestamp`` is the row's UTC day at midnight::
+inside ``USAGE_COUNTERS_REPORT_DAYS`` (default 3: today and the two UTC days before).
+Kibana only ever sends the few days its retention keeps (UI counters 3 days in 7.11,
+usage counters 5 in 8.x); the rows here are kept 90 days for the dashboard, so the window
+is explicit and short: a daily snapshot needs yesterday and today, the third day covers a
+missed send, and /api/stats stays small (about 12,000 events for 100 busy apps, not a
+quarter's worth). ``fromTimestamp`` is the row's UTC day at midnight::
 
     {"dailyEvents": [{"domainId": "my_plugin", "counterName": "export", "counterType": "count",
                       "lastUpdatedAt": "2025-01-01T11:43:00.961Z",
@@ -12,13 +15,14 @@ is explicit. ``fromTimestamp`` is the row's UTC day at midnight::
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from itertools import repeat
+from typing import Any
 
-from ..timeutil import day_start, first_day_within, normalise_timestamp
+from ..timeutil import first_day_within, normalise_timestamp
 from .collector import Collector, FetchContext, make_usage_collector
 from .schema import Schema
 
-DEFAULT_REPORT_DAYS = 7
+DEFAULT_REPORT_DAYS = 3
 REPORT_DAYS_SETTING = "USAGE_COUNTERS_REPORT_DAYS"
 
 
@@ -35,19 +39,22 @@ def daily_event_schema(domain: str, name: str, what: str) -> Schema:
 
 
 def daily_events(context: FetchContext, source: str, domain: str, name: str) -> dict[str, list[dict[str, Any]]]:
-    return {"dailyEvents": list(_events(context, source, domain, name))}
-
-
-def _events(context: FetchContext, source: str, domain: str, name: str) -> Iterator[dict[str, Any]]:
+    """The window's rows as daily events, built in C (``dict(zip(...))``) since a busy
+    deployment has thousands per day; only timestamps not already in Kibana's form are
+    rewritten in Python."""
     days = int(context.settings.get(REPORT_DAYS_SETTING, DEFAULT_REPORT_DAYS))
     since = first_day_within(context.now, days)
     rows = context.db.conn.execute(
-        "SELECT domain_id, counter_name, counter_type, day, count, updated_at FROM usage_counters "
+        "SELECT domain_id, counter_name, counter_type, updated_at, day || 'T00:00:00Z', count FROM usage_counters "
         "WHERE source = ? AND day >= ? AND count >= 1 ORDER BY day, domain_id, counter_name, counter_type",
-        (source, since))
-    for domain_id, counter_name, counter_type, day, count, updated_at in rows:
-        yield {domain: domain_id, name: counter_name, "counterType": counter_type,
-               "lastUpdatedAt": normalise_timestamp(updated_at), "fromTimestamp": day_start(day), "total": count}
+        (source, since)).fetchall()
+    keys = (domain, name, "counterType", "lastUpdatedAt", "fromTimestamp", "total")
+    events = list(map(dict, map(zip, repeat(keys), rows)))
+    for event in events:
+        stamp = event["lastUpdatedAt"]
+        if len(stamp) != 24 or stamp[19] != "." or stamp[23] != "Z":
+            event["lastUpdatedAt"] = normalise_timestamp(stamp)
+    return {"dailyEvents": events}
 
 
 USAGE_COUNTERS_SCHEMA = daily_event_schema("domainId", "counterName", "domain (usage counter set)")

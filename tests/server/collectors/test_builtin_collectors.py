@@ -44,15 +44,15 @@ def test_ui_metric_lists_events_per_app_and_user_agents_like_kibana(db):
 
 def test_ui_counters_are_kibanas_daily_events_for_recent_days(db):
     add_counter(db, "discover", "open", kind="click", on=day(0), count=3, updated_at=f"{day(0)}T11:43:00.961Z")
-    add_counter(db, "discover", "open", kind="click", on=day(6), count=2)
-    add_counter(db, "discover", "open", kind="click", on=day(7), count=9)  # before now - 7 days: not reported
+    add_counter(db, "discover", "open", kind="click", on=day(2), count=2)
+    add_counter(db, "discover", "open", kind="click", on=day(3), count=9)  # before now - 3 days: not reported
     add_counter(db, "dashboards", "view", kind="loaded", on=day(1), count=1)
     add_counter(db, "discover", "zero", on=day(0), count=0)  # Kibana drops counts below 1
     add_counter(db, "my_plugin", "export", source="server", on=day(0), count=4)  # server counters elsewhere
     events = fetch_ui_counters(context(db))["dailyEvents"]
     assert events == [
-        {"appName": "discover", "eventName": "open", "counterType": "click", "lastUpdatedAt": f"{day(6)}T10:00:00.000Z",
-         "fromTimestamp": f"{day(6)}T00:00:00Z", "total": 2},
+        {"appName": "discover", "eventName": "open", "counterType": "click", "lastUpdatedAt": f"{day(2)}T10:00:00.000Z",
+         "fromTimestamp": f"{day(2)}T00:00:00Z", "total": 2},
         {"appName": "dashboards", "eventName": "view", "counterType": "loaded",
          "lastUpdatedAt": f"{day(1)}T10:00:00.000Z", "fromTimestamp": f"{day(1)}T00:00:00Z", "total": 1},
         {"appName": "discover", "eventName": "open", "counterType": "click", "lastUpdatedAt": "2025-04-10T11:43:00.961Z",
@@ -68,6 +68,15 @@ def test_usage_counters_use_server_field_names(db):
         {"domainId": "my_plugin", "counterName": "export", "counterType": "count",
          "lastUpdatedAt": "2025-04-10T09:00:00.000Z", "fromTimestamp": "2025-04-10T00:00:00Z", "total": 4},
     ]}
+
+
+def test_the_default_window_is_today_and_the_two_days_before(db):
+    for days_ago in range(5):
+        add_counter(db, "app", "event", on=day(days_ago))
+        add_counter(db, "plugin", "export", source="server", on=day(days_ago))
+    for fetch in (fetch_ui_counters, fetch_usage_counters):
+        events = fetch(context(db))["dailyEvents"]
+        assert [e["fromTimestamp"][:10] for e in events] == [day(2), day(1), day(0)]
 
 
 @pytest.mark.parametrize("report_days, expected_days", [(1, [0]), (3, [0, 2]), (30, [0, 2, 20])])
