@@ -21,7 +21,8 @@
     return date.toLocaleDateString(undefined, {month: "short", day: "numeric", timeZone: "UTC"});
   }
 
-  /* At most MAX_SERIES series; the rest summed into "other" so the legend stays readable. */
+  /* At most MAX_SERIES series; the rest summed into "other" so the legend stays readable
+     (the server already caps its per-day series to the same MAX_SERIES). */
   function capSeries(series) {
     if (series.length <= MAX_SERIES) {
       return series;
@@ -115,10 +116,14 @@
     });
   }
 
-  /* Stacked bars per day by event, for the app chosen in the card's own select. */
+  /* Stacked bars per day by event, for the app chosen in the card's own select (the server
+     breaks events down for its busiest apps only: those are the choices). */
   function eventsOfApp(data) {
     var select = document.getElementById("event-app");
-    var apps = data.ui_counters.per_app.map(function (item) { return item.name; });
+    var perEvent = data.ui_counters.per_event;
+    var apps = data.ui_counters.apps.filter(function (app) {
+      return Object.prototype.hasOwnProperty.call(perEvent, app);
+    });
     var chosen = apps.indexOf(select.value) >= 0 ? select.value : apps[0];
     select.replaceChildren.apply(select, apps.map(function (app) {
       var option = document.createElement("option");
@@ -131,7 +136,7 @@
       select.value = chosen;
     }
     select.onchange = function () { eventsOfApp(data); };
-    perDay("events-by-name", data.days, data.ui_counters.per_event[chosen] || [], "bar");
+    perDay("events-by-name", data.days, perEvent[chosen] || [], "bar");
   }
 
   function setTile(id, value) {
@@ -144,9 +149,8 @@
   function render(data) {
     var ui = data.ui_counters;
     var usage = data.application_usage;
-    var apps = {};
-    ui.per_app.forEach(function (item) { apps[item.name] = true; });
-    usage.minutes_per_day.forEach(function (item) { apps[item.name] = true; });
+    var apps = {};  /* every app, not only the ones with their own series */
+    ui.apps.concat(usage.apps).forEach(function (name) { apps[name] = true; });
     setTile("tile-events", ui.total);
     setTile("tile-minutes", Math.round(usage.minutes_total));
     setTile("tile-clicks", usage.clicks_total);

@@ -118,8 +118,9 @@ def test_dashboard_data_refuses_bad_ranges(client, days):
 def test_dashboard_data_without_data(client):
     data = client.get("/usage/dashboard/data?days=7").get_json()
     assert len(data["days"]) == 7
-    assert data["ui_counters"] == {"per_app": [], "per_event": {}, "top_events": [], "total": 0}
-    assert data["application_usage"]["views"] == [] and data["intake"] is None
+    assert data["ui_counters"] == {"per_app": [], "apps": [], "per_event": {}, "top_events": [], "total": 0}
+    assert data["application_usage"]["views"] == [] and data["application_usage"]["apps"] == []
+    assert data["intake"] is None
 
 
 def test_dashboard_data_sums_what_was_stored(app, clock):
