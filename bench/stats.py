@@ -13,6 +13,8 @@ client on that database, with the payload sizes.
 
     .venv/bin/python bench/stats.py                       # a year, 100 apps x 100 events x 5 views
     .venv/bin/python bench/stats.py --days 30 --apps 10   # a quick look
+    .venv/bin/python bench/stats.py --db /tmp/year.db     # keep the year ...
+    .venv/bin/python bench/stats.py --db /tmp/year.db --reuse   # ... and time it again, no simulation
 """
 
 from __future__ import annotations
@@ -124,6 +126,25 @@ def measure(db_path: Path, now: datetime, runs: int = 10, settings: dict[str, An
             "dashboard_keys": sorted(dash)}
 
 
+def last_simulated_now(db_path: Path) -> datetime:
+    """Noon of the newest stored day: the 'now' a kept database was simulated up to."""
+    db = connect(str(db_path))
+    try:
+        day = db.conn.execute("SELECT MAX(day) FROM usage_counters").fetchone()[0]
+    finally:
+        db.conn.close()
+    return datetime.fromisoformat(day).replace(hour=12, tzinfo=timezone.utc)
+
+
+def report_only(db_path: Path, runs: int) -> int:
+    now = last_simulated_now(db_path)
+    figures = measure(db_path, now, runs)
+    print(f"database: {db_bytes(db_path) / 1e6:.1f} MB up to {now.date()}; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    print(json.dumps({k: v for k, v in figures.items() if k != "dashboard_keys"}, default=str))
+    return 0 if figures["stats_median_ms"] < 500 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=365)
@@ -133,7 +154,13 @@ def main() -> int:
     parser.add_argument("--active", type=float, default=0.3, help="share of each app's events firing per day")
     parser.add_argument("--reports-per-day", type=int, default=20000)
     parser.add_argument("--db", default=None, help="keep the database here (default: a temp file, deleted)")
+    parser.add_argument("--reuse", action="store_true", help="time the --db a previous run kept, without simulating")
+    parser.add_argument("--runs", type=int, default=10, help="timed calls per route after the first")
     args = parser.parse_args()
+    if args.reuse:
+        if not args.db or not Path(args.db).exists():
+            parser.error("--reuse needs the --db of a previous run")
+        return report_only(Path(args.db), args.runs)
 
     db_path = Path(args.db) if args.db else Path(tempfile.mkdtemp(prefix="usage-stats-")) / "year.db"
     started = time.perf_counter()
@@ -150,15 +177,16 @@ def main() -> int:
                    progress=progress)
     print(f"simulated in {time.perf_counter() - started:.0f} s")
     rows = table_rows(db_path)
-    figures = measure(db_path, now)
+    figures = measure(db_path, now, args.runs)
     print(f"database: {db_bytes(db_path) / 1e6:.1f} MB after {args.days} days; rows: "
           + ", ".join(f"{table} {count}" for table, count in rows.items()))
-    print(f"GET /api/stats?extended=true: first {figures['stats_first_ms']:.0f} ms, median of 10 "
+    print(f"GET /api/stats?extended=true: first {figures['stats_first_ms']:.0f} ms, median of {args.runs} "
           f"{figures['stats_median_ms']:.0f} ms, payload {figures['stats_bytes'] / 1e6:.2f} MB "
           f"({figures['ui_counters_events']} ui_counters daily events, "
           f"{figures['application_usage_entries']} application_usage entries)")
     print(f"GET /usage/dashboard/data?days=90: first {figures['dashboard_first_ms']:.0f} ms, median "
           f"{figures['dashboard_median_ms']:.0f} ms, payload {figures['dashboard_bytes'] / 1e6:.2f} MB")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     growth = [b for d, b in sizes if d > 120]
     bounded = len(growth) < 2 or growth[-1] <= 1.15 * growth[0]
     print(f"bounded: {'yes' if bounded else 'NO'} (size from day 120 on: "
