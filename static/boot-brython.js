@@ -6,9 +6,11 @@
  * usage_reporter.browser.boot(), which reads window.usage.config and takes over the queue
  * usage.js kept (window.usage.q). Any failure is logged once; nothing is thrown.
  *
- * Brython compiles Python to JavaScript in the page: ~0.6 s for our package on a cold
- * load. The compiled modules are kept in IndexedDB (database "usage_reporter", keyed by
- * the bundle's content hash and the Brython build), so later loads skip that step.
+ * Brython compiles Python to JavaScript in the page: ~0.6 s for our package. A server with
+ * Node.js sends the bundle with the modules precompiled (brython_precompile.py); otherwise
+ * they are compiled here one per task, so no single long task freezes the page. Either way
+ * the compiled modules are kept in IndexedDB (database "usage_reporter", keyed by the
+ * bundle's content hash and the Brython build) for later loads.
  */
 (function (C, d, w) {
 var me = d.currentScript, u = w.usage, DB = "usage_reporter", STORE = "brython"

@@ -96,11 +96,11 @@ class LocalStorage:
 
 def retry_after_seconds(header):
     """``Retry-After`` in seconds, or None (absent, or an HTTP date: the core backs off itself)."""
-    text = _text(header)
     try:
-        return float(text) if text is not None else None
-    except ValueError:
+        seconds = float(_text(header))
+    except (TypeError, ValueError):
         return None
+    return seconds if seconds == seconds and seconds >= 0 else None  # not NaN, not negative
 
 
 class FetchTransport:
