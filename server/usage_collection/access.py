@@ -27,16 +27,22 @@ TOKEN_SETTING = "USAGE_STATS_TOKEN"
 View = TypeVar("View", bound=Callable[..., Any])
 
 
-def is_loopback(address: str | None) -> bool:
-    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (``::ffff:127.0.0.1``)."""
+def client_ip(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """A client's address as an IP (IPv4-mapped IPv6 unwrapped, zone dropped), or None."""
     if not address:
-        return False
+        return None
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
-        return False
+        return None
     mapped = getattr(ip, "ipv4_mapped", None)
-    return bool(ip.is_loopback or (mapped is not None and mapped.is_loopback))
+    return mapped if mapped is not None else ip
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (``::ffff:127.0.0.1``)."""
+    ip = client_ip(address)
+    return bool(ip is not None and ip.is_loopback)
 
 
 def bearer_token(header: str | None) -> str | None:

@@ -27,6 +27,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
+from .access import client_ip
 from .errors import ApiError
 from .storage.db import transaction
 from .timeutil import utc_day
@@ -60,19 +61,11 @@ class LimitExceeded(ApiError):
 
 def is_exempt(address: str | None, settings: Mapping[str, Any]) -> bool:
     """True when ``address`` is inside one of the ``USAGE_LIMITS_EXEMPT`` networks."""
-    if not address:
+    ip = client_ip(address)
+    if ip is None:
         return False
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    mapped = getattr(ip, "ipv4_mapped", None)
-    for network in _networks(settings.get(EXEMPT_SETTING) or []):
-        if ip.version == network.version and ip in network:
-            return True
-        if mapped is not None and mapped.version == network.version and mapped in network:
-            return True
-    return False
+    return any(ip.version == network.version and ip in network
+               for network in _networks(settings.get(EXEMPT_SETTING) or []))
 
 
 def _networks(values: Iterable[str] | str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -102,7 +102,7 @@ def parse_json(raw: bytes) -> Any:
 def validate_body(body: Any, limits: Limits = Limits()) -> Report:
     """Check a decoded body ``{"report": {...}}`` and return the typed report, or raise ``BadRequest``."""
     if type(body) is not dict:
-        raise _error(_ROOT, f"expected a plain object value, but found [{_js_type(body)}] instead. {_SHAPE_HINT}")
+        raise _error(_ROOT, f"expected a plain object value, but found [{js_type(body)}] instead. {_SHAPE_HINT}")
     _object(body, _ROOT, {"report": None})
     if "report" not in body:
         raise _error(_ROOT + ".report", f"expected a plain object value, but found [undefined] instead. {_SHAPE_HINT}")
@@ -168,7 +168,7 @@ def _value(value: Any, path: str, name: str, kind: str, limits: Limits) -> Any:
 
 def _entries(value: Any, path: str, name: str, limits: Limits) -> list[dict[str, Any]]:
     if type(value) is not dict:
-        raise _error(path, f"expected value of type [object] but got [{_js_type(value)}]")
+        raise _error(path, f"expected value of type [object] but got [{js_type(value)}]")
     if len(value) > limits.max_entries:
         raise _error(path, f"has {len(value)} entries but at most [{limits.max_entries}] are accepted "
                            "per report (USAGE_MAX_ENTRIES); send smaller reports.")
@@ -190,7 +190,7 @@ def _entries(value: Any, path: str, name: str, limits: Limits) -> list[dict[str,
 
 def _object(value: Any, path: str, fields: Mapping[str, Any]) -> None:
     if type(value) is not dict:
-        raise _error(path, f"expected a plain object value, but found [{_js_type(value)}] instead.")
+        raise _error(path, f"expected a plain object value, but found [{js_type(value)}] instead.")
     for key in value:
         if key not in fields:
             raise _error(f"{path}.{_segment(key)}", "definition for this key is missing")
@@ -198,7 +198,7 @@ def _object(value: Any, path: str, fields: Mapping[str, Any]) -> None:
 
 def _string(value: Any, path: str, name: str, limits: Limits) -> str:
     if type(value) is not str:
-        raise _error(path, f"expected value of type [string] but got [{_js_type(value)}]")
+        raise _error(path, f"expected value of type [string] but got [{js_type(value)}]")
     if name == "reportId":
         if not is_report_id(value):
             raise _error(path, f"expected 1 to {REPORT_ID_MAX_LENGTH} characters from {REPORT_ID_CHARS} "
@@ -222,7 +222,7 @@ def _string(value: Any, path: str, name: str, limits: Limits) -> str:
 def _number(value: Any, path: str, name: str) -> int | float:
     kind = type(value)
     if kind is not int and kind is not float:
-        raise _error(path, f"expected value of type [number] but got [{_js_type(value)}]")
+        raise _error(path, f"expected value of type [number] but got [{js_type(value)}]")
     if kind is float and not math.isfinite(value):
         raise _error(path, f"expected a finite number but got [{value}]")
     if value < 0:
@@ -238,7 +238,7 @@ def _number(value: Any, path: str, name: str) -> int | float:
     return float(value)
 
 
-def _js_type(value: Any) -> str:
+def js_type(value: Any) -> str:
     """The name Kibana's messages use for a value's type (JavaScript's ``typeDetect``)."""
     if value is _MISSING:
         return "undefined"

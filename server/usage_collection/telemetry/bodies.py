@@ -12,27 +12,12 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..errors import ApiError, BadRequest
-from ..validation import parse_json
+from ..validation import js_type, parse_json
 
 ROOT = "request body"
 _PY_TYPES: dict[str, tuple[type, ...]] = {"boolean": (bool,), "string": (str,), "object": (dict,)}
 
 Fields = Mapping[str, tuple[str, bool]]
-
-
-def js_type(value: Any) -> str:
-    """The type name Kibana's messages use (``typeDetect``)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "Array"
-    return "Object"
 
 
 def parse_body(raw: bytes, fields: Fields, *, empty_ok: bool = False) -> dict[str, Any]:

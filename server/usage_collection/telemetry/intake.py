@@ -24,7 +24,8 @@ import sqlite_utils
 from ..errors import BadRequest
 from ..storage import transaction
 from ..timeutil import iso_timestamp, utc_day
-from .bodies import check_object, js_type
+from ..validation import js_type
+from .bodies import check_object
 
 INSTANCE_HEADER = "X-Usage-Instance-ID"
 VERSION_HEADER = "X-Usage-Version"
