@@ -24,8 +24,9 @@ class Clock:
     def __call__(self) -> datetime:
         return self.now
 
-    def advance(self, **delta: float) -> None:
+    def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
+        return self.now
 
 
 def day(days_ago: int, now: datetime = NOW) -> str:

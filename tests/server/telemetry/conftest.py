@@ -3,40 +3,27 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 from flask import Flask
 
+from support.usage_rows import Clock
 from usage_collection import UsageCollection
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 XSRF = {"kbn-xsrf": "test"}
 
 
-class MovableClock:
-    """``() -> aware UTC datetime`` that only moves when the test says so."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(START)
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-def make_app(tmp_path: Path, clock: MovableClock) -> Iterator[Callable[..., Flask]]:
+def make_app(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., Flask]]:
     """``make_app(USAGE_X=...)``: a fresh app on this test's database (the same file each call,
     so a second app plays the same deployment after a restart or upgrade)."""
     apps: list[Flask] = []
