@@ -21,6 +21,8 @@ JavaScript goes out gzipped when the browser accepts it (brython.js: 1.46 MB -> 
 
 from __future__ import annotations
 
+import functools
+
 import html
 import json
 import mimetypes
@@ -73,11 +75,18 @@ def load_assets(static_dir: Path) -> BrythonAssets:
                          PrecompiledBundle(bundle, runtime_path))
 
 
+@functools.lru_cache(maxsize=8)
+def shared_assets(static_dir: str) -> BrythonAssets:
+    """``load_assets`` once per process and folder: the sources cannot change under a running
+    server, and building (bundle, minify, gzip, precompile thread) costs ~0.1 s per app."""
+    return load_assets(Path(static_dir))
+
+
 @blueprint.record_once
 def _setup(setup_state: BlueprintSetupState) -> None:
     app: Flask = setup_state.app
     state = get_state(app)
-    state.extras[EXTRAS_KEY] = load_assets(Path(state.settings["USAGE_STATIC_DIR"]))
+    state.extras[EXTRAS_KEY] = shared_assets(str(state.settings["USAGE_STATIC_DIR"]))
     if state.settings["USAGE_DEMO"]:
         app.add_url_rule("/", "usage_demo_index", demo_index)
         app.add_url_rule("/app/<name>", "usage_demo_app", demo_index)

@@ -19,6 +19,8 @@ then only logs one console error saying what to do.
 
 from __future__ import annotations
 
+import functools
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,11 +87,18 @@ def load_assets(settings: dict) -> PyodideAssets:
     return PyodideAssets(pyodide_dir, pyodide_version, wheel, wheel_error, boot_template, worker)
 
 
+@functools.lru_cache(maxsize=8)
+def shared_assets(node_modules: str, static_dir: str) -> PyodideAssets:
+    """``load_assets`` once per process and folders (the wheel build costs a few ms per app)."""
+    return load_assets({"USAGE_NODE_MODULES": node_modules, "USAGE_STATIC_DIR": static_dir})
+
+
 @blueprint.record_once
 def _setup(setup_state: BlueprintSetupState) -> None:
     app: Flask = setup_state.app
     state = get_state(app)
-    assets = state.extras[EXTRAS_KEY] = load_assets(state.settings)
+    assets = state.extras[EXTRAS_KEY] = shared_assets(str(state.settings["USAGE_NODE_MODULES"]),
+                                                      str(state.settings["USAGE_STATIC_DIR"]))
     if assets.pyodide_dir is None:
         app.logger.warning("usage-collection: Pyodide is not installed in %s (run scripts/setup); pages "
                            "with data-runtime=\"pyodide\" record nothing and log a console error. "
