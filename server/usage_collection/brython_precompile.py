@@ -7,9 +7,8 @@ Brython's own compiler once, under Node, on the bundle's sources, and appends th
 the bundle: ``__BRYTHON__.precompiled`` is where Brython's importer looks first. Without
 Node, or if anything fails, the bundle goes out as it is and browsers compile it themselves.
 
-The result is kept in ``~/.cache/usage-collection`` (``$XDG_CACHE_HOME``), keyed by the
-bundle's content hash and Brython's, so a restart costs nothing; never in a shared
-temporary folder, since what is there is served to browsers as code. Compiling runs in a
+The result is kept in the build cache (build_cache.py), keyed by the bundle's content hash
+and Brython's, so a restart costs nothing. Compiling runs in a
 background thread: the server starts at once and serves the plain bundle meanwhile (the
 same URL; both are correct).
 """
@@ -19,13 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
+from .build_cache import cache_dir, write_atomic
 from .bundle import Asset
 
 log = logging.getLogger(__name__)
@@ -55,10 +53,6 @@ process.stdout.write(JSON.stringify({timestamp: B.timestamp, modules: out}));
 """
 INSTALL = (";(function(B,T,P){if(B.timestamp===T)for(var k in P)if(!(k in B.precompiled))B.precompiled[k]=P[k]})"
            "(__BRYTHON__,TIMESTAMP,MODULES);\n")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "usage-collection"
 
 
 ENTRY_MODULE = "usage_reporter.browser"  # what boot-brython.js imports
@@ -111,10 +105,7 @@ def precompiled(bundle: Asset, runtime: Path, node: str | None = None) -> dict |
         log.warning("usage-collection: could not precompile the Brython bundle (browsers will compile it): %s", exc)
         return None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8") as out:
-            json.dump(compiled, out)
-        os.replace(out.name, path)
+        write_atomic(path, json.dumps(compiled).encode())
     except OSError as exc:
         log.info("usage-collection: not caching the precompiled Brython bundle: %s", exc)
     return compiled
