@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
+import urllib.request
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -31,6 +34,20 @@ def server_env(**extra: str) -> dict[str, str]:
             **extra}
 
 
+def wait_for_snapshot(server: LiveServer, timeout: float = 120.0) -> str:
+    """The server's Pyodide snapshot URL once its background build is done (~5 s on a first
+    start, when the build cache is empty), so Pyodide pages start the way visitors' do."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(server.url + "/usage/pyodide-info.json", timeout=5) as response:
+            url = json.load(response)["snapshotURL"]
+        if url:
+            return url
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no Pyodide snapshot after {timeout} s:\n{server.log()}")
+        time.sleep(0.2)
+
+
 @pytest.fixture(params=RUNTIMES)
 def runtime(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -39,6 +56,7 @@ def runtime(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = LiveServer(tmp_path_factory.mktemp("e2e") / "e2e.db", env=server_env(), demo=True).start()
+    wait_for_snapshot(server)
     yield server
     server.stop()
 
@@ -51,8 +69,10 @@ def own_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
 
     def start(demo: bool = False, **env: str) -> LiveServer:
         server = LiveServer(tmp_path / f"own{len(servers)}.db", env=server_env(**env), demo=demo)
-        servers.append(server)
-        return server.start()
+        servers.append(server.start())
+        if env.get("USAGE_PYODIDE_SNAPSHOT", "true") != "false" and "USAGE_NODE_MODULES" not in env:
+            wait_for_snapshot(server)
+        return server
 
     yield start
     for server in servers:

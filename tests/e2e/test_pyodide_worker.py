@@ -7,6 +7,7 @@ Each Pyodide boot costs a few seconds: each test drives one scenario through one
 
 from __future__ import annotations
 
+import gzip
 from typing import Callable
 
 import pytest
@@ -14,7 +15,11 @@ from playwright.sync_api import BrowserContext, Page
 
 from e2e.usage_pages import UsagePage, app_usage, clicks, counters, eventually, stays
 from support.live_server import LiveServer
-from usage_collection.routes.pyodide_assets import MISSING_MESSAGE
+from usage_collection.client_wheel import build_wheel, package_dir
+from usage_collection.pyodide_snapshot import snapshot_key
+from usage_collection.routes.pyodide_assets import MISSING_MESSAGE, find_pyodide
+from usage_collection.settings import REPO_ROOT
+from usage_collection.version import __version__
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +45,7 @@ def test_the_worker_blocks_nothing_and_a_closing_tab_beacons_what_it_prepared(
     usage_page.ready()
     timing = page.evaluate("usage.timing")
     assert timing["ready"] >= timing["python"] > timing["pyodide"] > timing["imported"] > timing["boot"]
+    assert timing["pyodide"] > timing["snapshot"]  # started from the server's snapshot
     page.click("#buy")
     page.click("#plain")
 
@@ -83,3 +89,29 @@ def test_without_pyodide_installed_the_page_says_what_to_do(
     assert [problem for problem in usage.problems] == [f"console.error: {MISSING_MESSAGE}"]
     assert not [url for url in requested if "pyodide-worker" in url or "/usage/pyodide/" in url]
     assert not usage.python_is_up()
+
+
+@pytest.mark.parametrize("snapshot", ["turned_off", "unusable"])
+def test_without_a_usable_snapshot_the_worker_starts_pyodide_the_normal_way(
+        page: Page, own_server: Callable[..., LiveServer], watch_page: Callable[[Page, str], UsagePage],
+        tmp_path, snapshot: str, app_name: str) -> None:
+    if snapshot == "turned_off":
+        server = own_server(USAGE_PYODIDE_SNAPSHOT="false")
+    else:  # the cached file for this Pyodide and wheel is not a snapshot at all
+        pyodide_dir, _ = find_pyodide(REPO_ROOT / "node_modules")
+        key = snapshot_key(pyodide_dir, build_wheel(package_dir(), __version__))
+        cached = tmp_path / "cache" / "usage-collection" / f"pyodide-snapshot-{key}.bin.gz"
+        cached.parent.mkdir(parents=True)
+        cached.write_bytes(gzip.compress(b"not a snapshot" * 1000))
+        server = own_server(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    usage = watch_page(page, server.url)
+    usage.open(app=app_name, clicks="buy").ready()  # one click while the page loads, one after
+    assert "snapshot" not in page.evaluate("usage.timing")
+    warnings = [text for kind, text in usage.console if kind == "warning" and "snapshot" in text]
+    if snapshot == "unusable":
+        assert warnings and "starting Pyodide without it" in warnings[0]
+    else:
+        assert not warnings
+    page.click("#buy")
+    usage.set_hidden(True)
+    eventually(lambda: counters(server.url, app_name), lambda value: value == {("buy", "click"): 2}, page=page)

@@ -9,6 +9,9 @@ the two scripts that run it off the main thread.
   ``/usage/usage_reporter-latest-py3-none-any.whl`` is the same wheel at a stable URL and
   ``/usage/pyodide-info.json`` lists the current URLs, for pages that run their own Pyodide
   (library mode).
+- ``/usage/pyodide-snapshot/<key>.bin``: Pyodide's memory with ``usage_reporter`` imported
+  (pyodide_snapshot.py), so the worker starts in ~1 s; gzipped, immutable, and only once the
+  background build is done (``snapshotURL`` is null until then).
 - ``/usage/boot-pyodide.js`` (the main-thread forwarder usage.js loads after ``load``) with
   this server's settings and URLs filled in, and ``/usage/pyodide-worker.mjs`` (the module
   worker running Python).
@@ -20,12 +23,12 @@ then only logs one console error saying what to do.
 from __future__ import annotations
 
 import functools
-
+import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, abort, request, send_from_directory, url_for
+from flask import Blueprint, Flask, Response, abort, request, send_file, send_from_directory, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from werkzeug.security import safe_join
@@ -33,6 +36,7 @@ from werkzeug.security import safe_join
 from ..bundle import Asset, minify_js
 from ..client_wheel import Wheel, build_wheel, package_dir
 from ..extension import get_state
+from ..pyodide_snapshot import SnapshotBuilder
 from ..version import __version__
 from .assets import boot_config, send_asset
 
@@ -60,6 +64,7 @@ class PyodideAssets:
     wheel_error: str | None
     boot_template: str
     worker: Asset
+    snapshot: SnapshotBuilder | None
 
 
 def find_pyodide(node_modules: Path) -> tuple[Path | None, str | None]:
@@ -84,13 +89,18 @@ def load_assets(settings: dict) -> PyodideAssets:
     static_dir = Path(settings["USAGE_STATIC_DIR"])
     boot_template = minify_js((static_dir / "boot-pyodide.js").read_text(encoding="utf-8"))
     worker = Asset((static_dir / "pyodide-worker.mjs").read_bytes())
-    return PyodideAssets(pyodide_dir, pyodide_version, wheel, wheel_error, boot_template, worker)
+    snapshot = None
+    if settings["USAGE_PYODIDE_SNAPSHOT"] and pyodide_dir is not None and wheel is not None:
+        snapshot = SnapshotBuilder(pyodide_dir, wheel)
+    return PyodideAssets(pyodide_dir, pyodide_version, wheel, wheel_error, boot_template, worker, snapshot)
 
 
 @functools.lru_cache(maxsize=8)
-def shared_assets(node_modules: str, static_dir: str) -> PyodideAssets:
-    """``load_assets`` once per process and folders (the wheel build costs a few ms per app)."""
-    return load_assets({"USAGE_NODE_MODULES": node_modules, "USAGE_STATIC_DIR": static_dir})
+def shared_assets(node_modules: str, static_dir: str, snapshot: bool) -> PyodideAssets:
+    """``load_assets`` once per process and settings (the wheel build costs a few ms per app,
+    the snapshot seconds)."""
+    return load_assets({"USAGE_NODE_MODULES": node_modules, "USAGE_STATIC_DIR": static_dir,
+                        "USAGE_PYODIDE_SNAPSHOT": snapshot})
 
 
 @blueprint.record_once
@@ -98,7 +108,8 @@ def _setup(setup_state: BlueprintSetupState) -> None:
     app: Flask = setup_state.app
     state = get_state(app)
     assets = state.extras[EXTRAS_KEY] = shared_assets(str(state.settings["USAGE_NODE_MODULES"]),
-                                                      str(state.settings["USAGE_STATIC_DIR"]))
+                                                      str(state.settings["USAGE_STATIC_DIR"]),
+                                                      bool(state.settings["USAGE_PYODIDE_SNAPSHOT"]))
     if assets.pyodide_dir is None:
         app.logger.warning("usage-collection: Pyodide is not installed in %s (run scripts/setup); pages "
                            "with data-runtime=\"pyodide\" record nothing and log a console error. "
@@ -127,6 +138,13 @@ def index_url() -> str | None:
     return mjs.rsplit("/", 1)[0] + "/"
 
 
+def snapshot_url() -> str | None:
+    """Where the snapshot is, once it is built; None before, or when there is none."""
+    builder = _assets().snapshot
+    current = builder.current if builder else None
+    return url_for("usage_pyodide_assets.snapshot_file", key=current[0]) if current else None
+
+
 def error_message() -> str | None:
     """Why Pyodide pages cannot record on this server, or None."""
     assets = _assets()
@@ -138,7 +156,7 @@ def error_message() -> str | None:
 def client_config() -> dict:
     """What boot-pyodide.js needs: the Brython boot's settings, our URLs, or why it cannot run."""
     config = {key: value for key, value in boot_config().items() if key not in ("runtime", "bundle")}
-    config.update({"indexURL": index_url(), "wheelURL": wheel_url(),
+    config.update({"indexURL": index_url(), "wheelURL": wheel_url(), "snapshotURL": snapshot_url(),
                    "workerUrl": url_for("usage_pyodide_assets.worker_script"), "error": error_message()})
     return config
 
@@ -199,11 +217,28 @@ def pyodide_info() -> ResponseReturnValue:
     assets = _assets()
     wheel = assets.wheel
     body = {"pyodideVersion": assets.pyodide_version, "indexURL": index_url(), "wheelURL": wheel_url(),
-            "stableWheelURL": url_for("usage_pyodide_assets.wheel_stable"),
+            "stableWheelURL": url_for("usage_pyodide_assets.wheel_stable"), "snapshotURL": snapshot_url(),
             "wheelFilename": wheel.filename if wheel else None, "sha256": wheel.sha256 if wheel else None,
             "error": error_message()}
     response = Response(json.dumps(body), mimetype="application/json")
     response.headers["Cache-Control"] = REVALIDATE
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@blueprint.get("/usage/pyodide-snapshot/<key>.bin")
+def snapshot_file(key: str) -> ResponseReturnValue:
+    builder = _assets().snapshot
+    current = builder.current if builder else None
+    if current is None or key != current[0]:
+        abort(404, description="No such Pyodide snapshot; /usage/pyodide-info.json has the current URL.")
+    if "gzip" in request.accept_encodings:
+        response = send_file(current[1], mimetype="application/octet-stream", conditional=True, etag=True)
+        response.headers["Content-Encoding"] = "gzip"
+    else:  # rare (browsers all take gzip): ~31 MB
+        response = Response(gzip.decompress(current[1].read_bytes()), mimetype="application/octet-stream")
+    response.vary.add("Accept-Encoding")
+    response.headers["Cache-Control"] = IMMUTABLE
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 

@@ -1,0 +1,130 @@
+"""A memory snapshot of Pyodide with ``usage_reporter`` imported, so a worker starts in ~1 s.
+
+Starting Pyodide is ~2.5 s of CPU on this kind of machine, nearly all of it CPython
+initialising itself and importing its start-up modules; fetching and compiling the wasm is
+~0.4 s. Pyodide can restore a started interpreter from a copy of its memory instead
+(``loadPyodide({_loadSnapshot})``, the mechanism Cloudflare's Python Workers use). The
+server makes that copy once, under Node (which ``scripts/setup`` needs for npm anyway):
+Pyodide started, our wheel unpacked, every ``usage_reporter`` module imported. A worker
+given the snapshot skips both the start-up and the wheel.
+
+The snapshot is ~31 MB of memory, ~6 MB gzipped: a first visit downloads that on top of
+Pyodide's own ~6.4 MB (later visits take it from the HTTP cache). ``USAGE_PYODIDE_SNAPSHOT
+=false`` turns it off where bandwidth matters more than start-up time.
+
+It only fits the Pyodide build and the wheel it was made from, so it is cached (build
+cache) under a hash of both and served at an immutable URL naming that hash. Building runs
+in a background thread; until it is ready, or without Node, or if it fails, workers start
+the normal way (pyodide-worker.mjs also falls back if a snapshot does not load). What a
+snapshot freezes is the same for every visitor: CPython's string-hash seed and the state
+of ``random`` if something imported it. ``usage_reporter`` draws its reportIds from
+``os.urandom``, which asks the browser each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+from .build_cache import cache_dir, write_atomic
+from .client_wheel import Wheel
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; concurrent builds only cost time
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+# Writes the gzipped snapshot to stdout. Anything our modules would need later that is not
+# in the snapshot's memory must be importable then, so every module is imported now.
+NODE_SNAPSHOT = r"""
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
+const dir = process.argv[process.argv.length - 1];
+const { loadPyodide } = await import(pathToFileURL(dir + "/pyodide.mjs").href);
+const pyodide = await loadPyodide({ indexURL: dir + "/", _makeSnapshot: true, stdout: () => {},
+                                    stderr: (line) => process.stderr.write(line + "\n") });
+pyodide.unpackArchive(new Uint8Array(readFileSync(0)), "wheel");
+pyodide.runPython(`
+import importlib, pkgutil, usage_reporter
+for module in pkgutil.iter_modules(usage_reporter.__path__):
+    importlib.import_module("usage_reporter." + module.name)
+`);
+process.stdout.write(gzipSync(pyodide.makeMemorySnapshot(), { level: 6 }));
+"""
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip")
+
+
+def snapshot_key(pyodide_dir: Path, wheel: Wheel) -> str:
+    """What the snapshot depends on: the Pyodide build, our wheel and the way it is made."""
+    digest = hashlib.sha256(NODE_SNAPSHOT.encode())
+    digest.update(wheel.sha256.encode())
+    for name in PYODIDE_FILES:
+        digest.update(hashlib.sha256((pyodide_dir / name).read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def make_snapshot(pyodide_dir: Path, wheel: Wheel, node: str, timeout: float = 180.0) -> bytes:
+    """The gzipped snapshot, made by Node; raises on any failure."""
+    result = subprocess.run([node, "--input-type=module", "-e", NODE_SNAPSHOT, str(pyodide_dir)],
+                            input=wheel.data, capture_output=True, timeout=timeout, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"node exited with {result.returncode}: {result.stderr.decode(errors='replace').strip()[-800:]}")
+    if result.stdout[:2] != b"\x1f\x8b":
+        raise RuntimeError("node gave no gzipped snapshot")
+    return result.stdout
+
+
+def cached_snapshot(pyodide_dir: Path, wheel: Wheel, node: str | None = None) -> tuple[str, Path] | None:
+    """``(key, path of the gzipped snapshot)``, from the cache or built now; None without
+    Node or on failure. One process builds while the others wait for its result."""
+    node = node or shutil.which("node")
+    if node is None:
+        return None
+    key = snapshot_key(pyodide_dir, wheel)
+    path = cache_dir() / f"pyodide-snapshot-{key}.bin.gz"
+    if path.is_file():
+        return key, path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.parent / "pyodide-snapshot.lock", "wb") as lock:
+            if fcntl is not None:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.is_file():
+                write_atomic(path, make_snapshot(pyodide_dir, wheel, node))
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        log.warning("usage-collection: no Pyodide snapshot (Pyodide pages start the slower way): %s", exc)
+        return None
+    return key, path
+
+
+class SnapshotBuilder:
+    """The snapshot on offer: ``current`` is None until the background build is done."""
+
+    def __init__(self, pyodide_dir: Path, wheel: Wheel) -> None:
+        self._built: tuple[str, Path] | None = None
+        self._thread = threading.Thread(target=self._build, args=(pyodide_dir, wheel),
+                                        name="pyodide-snapshot", daemon=True)
+        self._thread.start()
+
+    def _build(self, pyodide_dir: Path, wheel: Wheel) -> None:
+        try:
+            self._built = cached_snapshot(pyodide_dir, wheel)
+        except Exception:  # noqa: BLE001 - a background nicety must never take the server down
+            log.exception("usage-collection: building the Pyodide snapshot failed")
+
+    @property
+    def current(self) -> tuple[str, Path] | None:
+        """``(key, gzipped file)``; None while building, or if the cache was cleared since."""
+        built = self._built
+        return built if built and built[1].is_file() else None
+
+    def wait(self, timeout: float | None = None) -> tuple[str, Path] | None:
+        self._thread.join(timeout)
+        return self.current
