@@ -108,22 +108,34 @@ class SnapshotBuilder:
     """The snapshot on offer: ``current`` is None until the background build is done."""
 
     def __init__(self, pyodide_dir: Path, wheel: Wheel) -> None:
+        self._inputs = (pyodide_dir, wheel)
         self._built: tuple[str, Path] | None = None
-        self._thread = threading.Thread(target=self._build, args=(pyodide_dir, wheel),
-                                        name="pyodide-snapshot", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()
+        self._thread = self._start()
 
-    def _build(self, pyodide_dir: Path, wheel: Wheel) -> None:
+    def _start(self) -> threading.Thread:
+        thread = threading.Thread(target=self._build, name="pyodide-snapshot", daemon=True)
+        thread.start()
+        return thread
+
+    def _build(self) -> None:
         try:
-            self._built = cached_snapshot(pyodide_dir, wheel)
+            self._built = cached_snapshot(*self._inputs)
         except Exception:  # noqa: BLE001 - a background nicety must never take the server down
             log.exception("usage-collection: building the Pyodide snapshot failed")
 
     @property
     def current(self) -> tuple[str, Path] | None:
-        """``(key, gzipped file)``; None while building, or if the cache was cleared since."""
+        """``(key, gzipped file)``; None while building. If the cache was cleared under a
+        running server, it is built again."""
         built = self._built
-        return built if built and built[1].is_file() else None
+        if built is None or built[1].is_file():
+            return built
+        with self._lock:
+            if self._built is built and not self._thread.is_alive():
+                self._built = None
+                self._thread = self._start()
+        return None
 
     def wait(self, timeout: float | None = None) -> tuple[str, Path] | None:
         self._thread.join(timeout)
