@@ -5,7 +5,9 @@ fixed: events are summed in a *current* buffer saved to storage on every change 
 loses nothing); a flush turns the buffer into a *pending* report with a ``reportId`` that
 stays stored until the server acknowledges it, so every resend (retry, beacon, next page
 load) carries the same id and the receiver counts it once. Failed sends are retried with
-backoff; only a 4xx refusal drops a report.
+backoff; only a 4xx refusal drops a report. Each page stores under its own key and takes
+over other tabs' data only once they are done with it (stored_state.py), so two open tabs
+never send the same events twice.
 
 Clock, storage, transport and id source are injected (see CLIENT-CONTRACT.md); nothing here
 touches the browser and nothing raises into the caller except ``report_ui_counter``'s
@@ -35,6 +37,9 @@ class Reporter:
     with no answer after ``send_timeout_s`` counts as a network error. Size: at most
     ``max_entries`` keys per map and about ``max_report_chars`` of JSON per report; at most
     ``max_pending`` reports wait for acknowledgement before a beacon stops adding more.
+    Tabs: ``tab_id`` names this page's storage key (a new id by default); a live page
+    rewrites its state at least every ``heartbeat_s`` and another tab's state is adopted
+    once it closed or has been silent ``stale_after_s`` (``adopt=False``: never).
     ``json_loads`` reads the stored state at start: our pure ``_json.loads`` by default; an
     adapter may pass a native parser (Brython's ``javascript.JSON.parse`` is ~80 times
     faster there), whatever it returns is checked entry by entry anyway.
@@ -44,7 +49,7 @@ class Reporter:
                  storage_key="usage_reporter", enabled=True, global_privacy_control=False,
                  start_delay_s=1.0, backoff_s=5.0, max_backoff_s=300.0, max_retry_after_s=3600.0,
                  send_timeout_s=60.0, max_entries=1000, max_report_chars=60000, max_pending=5,
-                 json_loads=None):
+                 json_loads=None, tab_id=None, adopt=True, heartbeat_s=60.0, stale_after_s=600.0):
         self._clock = clock
         self._transport = transport
         self._new_id = new_id
@@ -63,11 +68,18 @@ class Reporter:
         self._sent_at = 0.0
         self._flushing = False
         self._enabled = bool(enabled)
-        self._state = StoredState(storage, storage_key, self.log_once, json_loads)
+        self.heartbeat_s = float(heartbeat_s)
+        self._user_agent = None
+        self._checked_at = 0.0
+        self.tab_id = tab_id or self._make_id() or "t" + str(int(self._now()))
+        self._state = StoredState(storage, storage_key, self.tab_id, self._now, self.log_once, json_loads,
+                                  float(stale_after_s) * 1000)
         self._consent = Consent(storage, storage_key + ".consent", global_privacy_control, self.log_once)
         self._next_flush_at = self._now() + self.flush_interval_s * 1000
+        self._current_id = None
         if self.active:
-            self._pending = self._state.load(self._buffer)
+            self._pending, self._current_id = self._state.load(self._buffer, adopt)
+            self._current_id = self._current_id or self._make_id()
             self._persist()
             if self._pending or not self._buffer.is_empty():
                 self._schedule(self.start_delay_s)
@@ -96,6 +108,11 @@ class Reporter:
     @property
     def opted_out(self):
         return self._consent.opted_out
+
+    @property
+    def state_key(self):
+        """The storage key of this page's state (``usage_reporter.tab.<tab id>``)."""
+        return self._state.key
 
     @property
     def pending_count(self):
@@ -131,6 +148,7 @@ class Reporter:
         if not self.active:
             return
         try:
+            self._check_taken()
             for name in names:
                 if not self._buffer.add_ui_counter(app_name, metric_type, name, count):
                     self._log_full()
@@ -144,6 +162,7 @@ class Reporter:
             return
         try:
             check_app_name("app_name", app_name)
+            self._user_agent = (app_name, user_agent)
             if self._buffer.set_user_agent(app_name, user_agent):
                 self._persist()
         except Exception as exc:
@@ -154,6 +173,7 @@ class Reporter:
         if not self.active:
             return
         try:
+            self._check_taken()
             check_app_name("app_id", app_id)
             check_view_id(view_id)
             if not is_number(minutes_on_screen) or minutes_on_screen < 0 or not is_count(number_of_clicks):
@@ -178,6 +198,7 @@ class Reporter:
         if not self.active:
             return
         try:
+            self._check_taken()
             self._buffer.merge(report)
             self._persist()
         except Exception as exc:
@@ -197,7 +218,10 @@ class Reporter:
         try:
             if not self.active:
                 return
+            self._check_taken()
             now = self._now()
+            if now - self._state.written_at >= self.heartbeat_s * 1000:
+                self._persist(force=True)  # still alive: no other tab may adopt our state
             if self._in_flight:
                 if now - self._sent_at >= self.send_timeout_s * 1000:
                     self.log_once("timeout", "a usage report got no answer in time; it will be retried")
@@ -218,6 +242,7 @@ class Reporter:
     def _flush(self):
         if not self.active or self._in_flight or self._flushing:
             return
+        self._check_taken()
         self._run_hooks()
         if not self._pending:
             if self._buffer.is_empty():
@@ -235,12 +260,14 @@ class Reporter:
         try:
             if not self.active:
                 return
+            self._check_taken()
             self._run_hooks()
             if not self._buffer.is_empty() and len(self._pending) < self.max_pending:
                 self._promote()
             for report_id, text in self._pending:
                 if not self._transport.beacon('{"report":' + text + "}"):
                     self.log_once("beacon", "the browser refused a beacon; the report is kept for later")
+            self._persist(closed=True)  # the page may be gone: another tab may send what is left
         except Exception as exc:
             self.log_once("beacon-error", "beacon failed: " + str(exc))
 
@@ -253,16 +280,37 @@ class Reporter:
             self._flushing = False
 
     def _promote(self):
-        """Turn the current buffer into a pending report with its own reportId."""
-        report_id = None
+        """Turn the current buffer into a pending report, under the reportId stored with it
+        (a tab adopting our state would send it under the same one)."""
+        report_id = self._current_id  # None: accepted by the server, just not deduplicated
+        self._pending.append((report_id, self._buffer.to_json(report_id)))
+        self._buffer.clear()
+        self._current_id = self._make_id()
+        self._persist()
+
+    def _make_id(self):
         try:
             report_id = self._new_id()
         except Exception as exc:
             self.log_once("new-id", "could not make a reportId: " + str(exc))
-        if not is_report_id(report_id):
-            report_id = None  # accepted by the server, just not deduplicated
-        self._pending.append((report_id, self._buffer.to_json(report_id)))
+            return None
+        return report_id if is_report_id(report_id) else None
+
+    def _check_taken(self):
+        """After a sleep (or once hidden), another tab may have adopted our stored state: it
+        sends our current buffer, under our current id, so we drop ours (at most once a second)."""
+        now = self._now()
+        if now - self._checked_at < 1000:
+            return
+        self._checked_at = now
+        if not self._state.taken():
+            return
+        self._state.forget()
         self._buffer.clear()
+        self._current_id = self._make_id()
+        if self._user_agent is not None:
+            self._buffer.set_user_agent(self._user_agent[0], self._user_agent[1])
+        self.log_once("taken", "another tab took over this page's stored usage data while the page was asleep")
         self._persist()
 
     def _send(self):
@@ -309,9 +357,9 @@ class Reporter:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _persist(self):
+    def _persist(self, closed=False, force=False):
         if self.active:
-            self._state.save(self._pending, self._buffer)
+            self._state.save(self._pending, self._buffer, self._current_id, closed, force)
 
     def _now(self):
         return float(self._clock())

@@ -76,12 +76,14 @@ class _BeaconCapture:
         return True
 
 
-def preview_beacon(data, clock, report_id, options):
+def preview_beacon(data, clock, report_id, options, tab_id):
     """What ``flush_beacon`` would send with the storage ``data`` now, and the storage it
-    would leave: ``(bodies, storage after)``, touching neither ``data`` nor any reporter."""
+    would leave: ``(bodies, storage after)``, touching neither ``data`` nor any reporter.
+    The preview is the tab's own reporter (``tab_id``) and adopts no other tab's state."""
     copy = MirroredStorage(data)
     capture = _BeaconCapture()
-    Reporter(clock=clock, storage=copy, transport=capture, new_id=lambda: report_id, **options).flush_beacon()
+    Reporter(clock=clock, storage=copy, transport=capture, new_id=lambda: report_id, tab_id=tab_id, adopt=False,
+             **options).flush_beacon()
     return capture.bodies, copy.data
 
 
@@ -170,7 +172,7 @@ class WorkerSession(PageSession):
         self._published = state
         try:
             bodies, after = preview_beacon(self.storage.data, self.clock, self.ids.peek(),
-                                           reporter_options(self.config))
+                                           reporter_options(self.config), self.reporter.tab_id)
         except Exception as exc:
             self._log_once("preview", "usage_reporter: could not prepare a beacon: " + str(exc))
             bodies, after = [], dict(self.storage.data)

@@ -5,6 +5,7 @@ Plain Python with no pytest, so the same tests also run inside Pyodide under Nod
 (test_core_in_pyodide.py). No sleeps anywhere: time only moves when a test says so.
 """
 
+import itertools
 import json
 
 from usage_reporter.application_usage import ApplicationUsageTracker
@@ -44,6 +45,9 @@ class DictStorage:
         self.fail_set = False
         self.fail_get = False
         self.writes = 0
+
+    def keys(self):
+        return list(self.data)
 
     def get(self, key):
         if self.fail_get:
@@ -107,11 +111,15 @@ class Ids:
         return f"report-{self.count}"
 
 
-class Harness:
-    """A reporter (and tracker) wired to fakes; ``reload()`` makes a new page on the same storage."""
+_PAGES = itertools.count(1)  # tab ids unique across harnesses: they may share a storage
 
-    def __init__(self, storage=None, **options):
-        self.clock = FakeClock()
+
+class Harness:
+    """A reporter (and tracker) wired to fakes; ``reload()`` makes a new page on the same
+    storage (with a new tab id, as in a browser)."""
+
+    def __init__(self, storage=None, clock=None, **options):
+        self.clock = clock or FakeClock()
         self.storage = storage if storage is not None else DictStorage()
         self.transport = RecordingTransport()
         self.ids = Ids()
@@ -121,11 +129,17 @@ class Harness:
         self.tracker = ApplicationUsageTracker(self.reporter, self.clock)
 
     def _make_reporter(self):
+        self.pages = next(_PAGES)
+        options = {"tab_id": f"page-{self.pages}", **self.options}
         return Reporter(clock=self.clock, storage=self.storage, transport=self.transport,
-                        new_id=self.ids, log=self.logs.append, **self.options)
+                        new_id=self.ids, log=self.logs.append, **options)
 
-    def reload(self):
-        """A new page load: fresh reporter and transport, same storage and clock."""
+    def reload(self, pagehide=True):
+        """A new page load: fresh reporter and transport, same storage and clock. The old
+        page hides first (it beacons and leaves its state to the next page), unless
+        ``pagehide=False``: it crashed."""
+        if pagehide:
+            self.reporter.flush_beacon()
         self.transport = RecordingTransport()
         self.reporter = self._make_reporter()
         self.tracker = ApplicationUsageTracker(self.reporter, self.clock)
@@ -138,8 +152,8 @@ class Harness:
             self.reporter.tick()
 
     def stored(self):
-        """The reporter's stored state, parsed (None when nothing is stored)."""
-        text = self.storage.data.get("usage_reporter")
+        """This page's stored state, parsed (None when nothing is stored)."""
+        text = self.storage.data.get(self.reporter.state_key)
         return None if text is None else json.loads(text)
 
 
@@ -180,3 +194,19 @@ class Element:
 
     def __repr__(self):
         return f"<Element {self.name}>"
+
+
+def counted(*report_lists):
+    """What the receiver counts from these reports: each reportId once (a model of the
+    server's deduplication): ``{counter key: total}`` and ``{usage key: (minutes, clicks)}``."""
+    seen, counters, usage = set(), {}, {}
+    for report in [report for reports in report_lists for report in reports]:
+        if report.get("reportId") in seen:
+            continue
+        seen.add(report.get("reportId"))
+        for key, entry in (report.get("uiCounter") or {}).items():
+            counters[key] = counters.get(key, 0) + entry["total"]
+        for key, entry in (report.get("application_usage") or {}).items():
+            minutes, clicks = usage.get(key, (0.0, 0))
+            usage[key] = (minutes + entry["minutesOnScreen"], clicks + entry["numberOfClicks"])
+    return counters, usage

@@ -100,9 +100,11 @@ try:
     tracker.track_view("cart")
     tracker.click(["cart"])
     from javascript import JSON  # built into brython.js: the fast parser an adapter may inject
-    reloaded = Reporter(clock=lambda: now[0], storage=storage, transport=Transport(), new_id=lambda: "x")
+    # The tab's state read back as the Pyodide worker's preview reads it (its own key).
+    reloaded = Reporter(clock=lambda: now[0], storage=storage, transport=Transport(), new_id=lambda: "x",
+                        tab_id=reporter.tab_id, adopt=False)
     native = Reporter(clock=lambda: now[0], storage=storage, transport=Transport(), new_id=lambda: "x",
-                      json_loads=JSON.parse)
+                      tab_id=reporter.tab_id, adopt=False, json_loads=JSON.parse)
     pure_copy, native_copy = reloaded.take_current(), native.take_current()
     check("a reload reads the stored buffer back", pure_copy["uiCounter"]["shop-click-buy"]["total"] == 4)
     check("javascript.JSON.parse reads the same state", native_copy == pure_copy)
@@ -122,7 +124,7 @@ try:
         reporter.tick()
     check("resent with the same reportId after a 503", transport.sent[1:] == transport.sent[:1])
     transport.answers[1](200, None)
-    check("storage keeps only the time folded since", "uiCounter" not in storage.data["usage_reporter"])
+    check("storage keeps only the time folded since", "uiCounter" not in storage.data[reporter.state_key])
     usage_reporter.install(reporter, tracker)
     with usage_reporter.track_application_view("dialog"):
         check("a view is tracked inside the with block", "dialog" in tracker.tracked_views)

@@ -128,7 +128,7 @@ def test_saved_queues_are_replayed_oldest_first_and_removed(booted):
     storage.set(QUEUE_PREFIX + "3000", "{not json")
     storage.set("unrelated", "[]")
     calls.replay_saved(storage, list(storage.data))
-    assert sorted(storage.data) == ["unrelated", "usage_reporter"]
+    assert sorted(storage.data) == ["unrelated", harness.reporter.state_key]
     assert harness.tracker.app_id == "cart"  # the later queue ran last
     counters, app_clicks = sent(harness)
     assert counters == {"shop-click-buy": 1, "cart-click-pay": 1}

@@ -6,7 +6,7 @@ pass (ticking once a second like the adapters), answer, assert what was sent and
 
 import json
 
-from client.fakes import DictStorage, Harness, raises
+from client.fakes import DictStorage, FakeClock, Harness, counted, raises
 from usage_reporter import METRIC_TYPE
 from usage_reporter.reporter import Reporter
 
@@ -50,28 +50,114 @@ def test_every_change_is_persisted_at_once():
     assert harness.storage.writes == 2
 
 
-def test_a_reload_loses_nothing():
+def test_a_reload_loses_nothing_and_counts_nothing_twice():
     harness = Harness()
     harness.reporter.report_ui_counter("shop", "click", "buy", 2)
     harness.reporter.report_application_usage("shop", "main", 1.5, 4)
+    beacons = harness.transport  # the page hides: it beacons, and the next page resends
     harness.reload()
     harness.reporter.report_ui_counter("shop", "click", "buy")
-    harness.reporter.flush()
+    harness.run(31)
+    harness.transport.respond(200)
+    harness.run(31)
+    assert len(harness.transport.reports) == 2
+    assert counted(beacons.beacon_reports, harness.transport.reports) == (
+        {"shop-click-buy": 3}, {"shop-main": (1.5, 4)})
+
+
+def test_a_new_tab_leaves_a_live_tabs_unsent_events_alone():
+    first = Harness()
+    first.reporter.report_ui_counter("shop", "click", "buy", 2)
+    first.reporter.flush()  # one report in flight
+    first.reporter.report_ui_counter("shop", "click", "more")  # and one in the buffer
+    stored = dict(first.storage.data)
+    first.storage.writes = 0
+    second = Harness(storage=first.storage)  # another tab opens, the first one still runs
+    second.run(100)
+    assert second.transport.sent == [] and first.storage.writes == 0
+    assert {key: first.storage.data[key] for key in stored} == stored
+    first.transport.respond(200)
+    first.run(31)
+    first.transport.respond(200)
+    assert counted(first.transport.reports, second.transport.reports) == (
+        {"shop-click-buy": 2, "shop-click-more": 1}, {})
+
+
+def test_a_crashed_tabs_events_are_sent_by_a_later_page_once_it_is_stale():
+    harness = Harness()
+    harness.reporter.report_ui_counter("shop", "click", "buy", 2)
+    crashed = harness.stored()
+    harness.reload(pagehide=False)  # no pagehide: the tab crashed
+    harness.run(100)
+    assert harness.transport.sent == []  # the state might be a live tab's: not taken yet
+    harness.clock.advance(600)  # ten minutes without a heartbeat: that tab is gone
+    harness.reload(pagehide=False)
+    assert seconds_until_send(harness) == 1
     [report] = harness.transport.reports
-    assert report["uiCounter"] == counter("shop", "click", "buy", 3)
-    assert report["application_usage"] == {
-        "shop-main": {"appId": "shop", "viewId": "main", "minutesOnScreen": 1.5, "numberOfClicks": 4}}
+    assert report["reportId"] == crashed["currentId"]  # the id its own tab would have used
+    assert report["uiCounter"] == counter("shop", "click", "buy", 2)
+    harness.transport.respond(200)
+    assert not [key for key in harness.storage.data if key.startswith("usage_reporter.tab.")]
 
 
-def test_starting_a_page_does_not_rewrite_what_is_stored():
+def test_two_pages_adopting_the_same_crashed_tab_send_it_under_one_id():
+    crashed = Harness()
+    crashed.reporter.report_ui_counter("shop", "click", "buy")
+    crashed.clock.advance(700)
+    storage_a, storage_b = (DictStorage(dict(crashed.storage.data)) for _ in range(2))  # both read it
+    pages = [Harness(storage=storage, clock=FakeClock(crashed.clock.now)) for storage in (storage_a, storage_b)]
+    for page in pages:
+        seconds_until_send(page)
+    first, second = (page.transport.reports[0] for page in pages)
+    assert first == second
+    assert counted([first], [second]) == ({"shop-click-buy": 1}, {})
+
+
+def test_a_tab_that_wakes_up_to_find_its_state_adopted_sends_only_what_is_new():
+    sleeper = Harness()
+    sleeper.reporter.report_ui_counter("shop", "click", "buy", 2)
+    sleeper.clock.advance(700)  # the laptop slept; another page opens first on waking
+    other = Harness(storage=sleeper.storage, clock=FakeClock(sleeper.clock.now))
+    assert seconds_until_send(other) == 1
+    sleeper.reporter.report_ui_counter("shop", "click", "buy")  # the sleeper wakes up
+    assert any("another tab took over" in line for line in sleeper.logs)
+    seconds_until_send(sleeper)
+    assert counted(other.transport.reports, sleeper.transport.reports) == ({"shop-click-buy": 3}, {})
+
+
+def test_a_live_tab_rewrites_its_state_every_minute_so_no_tab_adopts_it():
+    live = Harness()
+    live.reporter.report_ui_counter("shop", "click", "buy")
+    live.reporter.flush()  # the server does not answer for a long time: the report waits
+    for _ in range(20):
+        live.run(60)
+        late = Harness(storage=live.storage, clock=FakeClock(live.clock.now))
+        late.run(5)
+        assert late.transport.sent == []
+    assert live.stored()["seen"] >= live.clock.now - 60_000
+
+
+def test_a_storage_clear_by_the_page_does_not_drop_a_live_tabs_events():
     harness = Harness()
     harness.reporter.report_ui_counter("shop", "click", "buy")
-    harness.reporter.flush()
-    harness.reporter.report_ui_counter("shop", "click", "more")
-    stored = harness.storage.data["usage_reporter"]
-    harness.storage.writes = 0
-    harness.reload()
-    assert harness.storage.writes == 0 and harness.storage.data["usage_reporter"] == stored
+    harness.storage.data.clear()  # the site's own localStorage.clear()
+    harness.run(2)
+    harness.reporter.report_ui_counter("shop", "click", "buy")
+    assert harness.stored()["current"]["uiCounter"]["shop-click-buy"]["total"] == 2
+    seconds_until_send(harness)
+    assert counted(harness.transport.reports) == ({"shop-click-buy": 2}, {})
+
+
+def test_the_single_key_of_earlier_versions_is_taken_over():
+    state = {"format": 1, "pending": [{"reportVersion": 3, "reportId": "old-1", **{"uiCounter": counter("a", "click", "b", 1)}}],
+             "current": {"reportVersion": 3, "uiCounter": counter("a", "click", "c", 2)}}
+    harness = Harness(storage=DictStorage({"usage_reporter": json.dumps(state)}))
+    assert "usage_reporter" not in harness.storage.data
+    seconds_until_send(harness)
+    harness.transport.respond(200)
+    seconds_until_send(harness)
+    assert harness.transport.reports[0]["reportId"] == "old-1"
+    assert counted(harness.transport.reports) == ({"a-click-b": 1, "a-click-c": 2}, {})
 
 
 def test_a_stored_report_is_sent_soon_after_start_with_its_report_id():
@@ -323,8 +409,9 @@ def test_disabled_records_nothing_sends_nothing_and_clears_storage():
     harness = Harness()
     harness.reporter.report_ui_counter("shop", "click", "buy")
     storage = harness.storage
+    harness.reporter.flush_beacon()  # that page is gone; a page starting disabled drops its data
     disabled = Harness(storage=storage, enabled=False)
-    assert storage.data.get("usage_reporter") is None
+    assert storage.data == {}
     disabled.reporter.report_ui_counter("shop", "click", "buy")
     disabled.reporter.report_application_usage("shop", "main", 1.0, 1)
     disabled.run(100)
@@ -420,7 +507,7 @@ GARBAGE = [
     "42",
     '{"format": 0, "pending": [], "current": {"reportVersion": 3}}',
     '{"format": 2, "pending": [], "current": {"reportVersion": 3, "uiCounter": {"a-click-b": {"key": "a-click-b",'
-    ' "appName": "a", "eventName": "b", "type": "click", "total": 1}}}}',  # a format we do not know
+    ' "appName": "a", "eventName": "b", "type": "click", "total": 1}}}}',  # a tab's format, not this key's
     '{"format": 1, "pending": "x", "current": {"reportVersion": 3}}',
     '{"reportVersion": 3, "uiCounter": {"a-click-b": {"key": "a-click-b", "appName": "a", "eventName": "b",'
     ' "type": "click", "total": 1}}}',  # a bare report: Kibana's older layout, not ours
@@ -430,10 +517,11 @@ GARBAGE = [
 
 
 def test_garbage_or_an_older_format_in_storage_is_discarded_safely():
-    for text in GARBAGE:
-        storage = DictStorage({"usage_reporter": text})
+    tab_garbage = [text.replace('"format": 2', '"format": 3') for text in GARBAGE]
+    for key, text in [("usage_reporter", text) for text in GARBAGE] + [("usage_reporter.tab.x", text) for text in tab_garbage]:
+        storage = DictStorage({key: text})
         harness = Harness(storage=storage)
-        assert storage.data.get("usage_reporter") is None, text
+        assert storage.data.get(key) is None, text
         harness.run(100)
         assert harness.transport.sent == [], text
         harness.reporter.report_ui_counter("shop", "click", "buy")
@@ -474,16 +562,19 @@ def test_an_injected_json_parser_reads_the_stored_state():
         parsed.append(text)
         return json.loads(text)
 
+    harness.reporter.flush_beacon()  # the page hides
+    stored = harness.stored()
     reloaded = Harness(storage=harness.storage, json_loads=native_loads)
-    assert parsed == [harness.storage.data["usage_reporter"]]
+    assert [json.loads(text) for text in parsed] == [stored]
     assert seconds_until_send(reloaded) == 1
     assert reloaded.transport.reports[0]["uiCounter"] == counter("shop", "click", "buy", 2)
 
     def broken_loads(text):
         raise TypeError("not JSON")
 
+    reloaded.reporter.flush_beacon()
     broken = Harness(storage=harness.storage, json_loads=broken_loads)
-    assert harness.storage.data.get("usage_reporter") is None
+    assert not [key for key in harness.storage.data if key.startswith("usage_reporter.tab.")]
     assert any("discarded unreadable" in line for line in broken.logs)
 
 
@@ -533,7 +624,7 @@ def test_the_buffer_is_bounded_in_size():
     harness = Harness(max_report_chars=2000)
     for number in range(100):
         harness.reporter.report_ui_counter("shop", "click", f"event_{number}")
-    assert len(harness.storage.data["usage_reporter"]) < 2300
+    assert len(harness.storage.data[harness.reporter.state_key]) < 2300
 
 
 def test_a_beacon_sends_the_pending_report_and_the_buffer():

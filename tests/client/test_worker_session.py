@@ -61,7 +61,7 @@ def test_the_preview_is_what_the_worker_beacons_when_the_tab_hides():
     preview = page.messages("preview")[-1]
     assert preview["s"] == 2 and preview["app"] == "shop"
     [body] = preview["bodies"]
-    assert report(body)["reportId"] == "report-1"
+    assert report(body)["reportId"] == "report-2"  # report-1 named the tab
     assert report(body)["uiCounter"]["shop-click-buy"]["total"] == 1
     assert report(body)["uiCounter"]["shop-count-a"]["total"] == 2
 
@@ -88,17 +88,19 @@ def test_the_preview_leaves_storage_that_resends_the_same_report_id():
     clock.advance(2)
     next_page.tick()
     assert transport.reports == [report(body) for body in preview["bodies"]]
-    assert transport.reports[0]["reportId"] == "report-1"
+    assert transport.reports[0]["reportId"] == "report-2"
 
 
 def test_previewing_changes_neither_the_storage_nor_the_next_report_id():
     page = Page()
     page.call("reportUiCounter", "shop", "count", "x")
     before = dict(page.session.storage.data)
-    bodies, after = preview_beacon(page.session.storage.data, page.session.clock, "peeked", {})
+    bodies, after = preview_beacon(page.session.storage.data, page.session.clock, "peeked", {},
+                                   page.session.reporter.tab_id)
     assert page.session.storage.data == before and after != before
-    assert report(bodies[0])["reportId"] == "peeked"
-    assert page.session.ids.peek() == "report-1"
+    assert report(bodies[0])["reportId"] == "report-2"  # the id stored with the buffer
+    assert json.loads(after[page.session.reporter.state_key])["currentId"] == "peeked"  # the next one
+    assert page.session.ids.peek() == "report-3"
 
 
 def test_calls_are_timed_by_when_they_happened_not_when_python_saw_them():
@@ -126,7 +128,7 @@ def test_an_opt_out_in_another_tab_applies_at_once():
     page.session.receive({"t": "storage", "k": CONSENT_KEY, "v": "out"})
     assert page.session.reporter.opted_out
     page.call("reportUiCounter", "shop", "count", "y")
-    assert STORAGE_KEY not in page.session.storage.data
+    assert not [key for key in page.session.storage.data if key.startswith(STORAGE_KEY + ".tab.")]
     page.session.publish()
     assert page.messages("preview")[-1]["bodies"] == []
 
