@@ -90,6 +90,28 @@ def test_a_tab_closed_right_after_a_click_still_delivers_it(usage_page: UsagePag
     assert clicks(usage_page.base_url, app_name)["main"] == 1
 
 
+def test_two_open_tabs_count_each_event_once(usage_page: UsagePage, context: BrowserContext, app_name: str) -> None:
+    first = usage_page.open(app=app_name, flush=3600)  # nothing leaves before the tabs hide
+    first.ready()
+    for _ in range(3):
+        first.page.click("#buy")
+    first.page.wait_for_function("!window.usage.unconfirmed")  # stored by the first tab
+    second = UsagePage(context.new_page(), usage_page.base_url, usage_page.runtime).open(app=app_name, flush=3600)
+    second.ready()  # it finds the first tab's unsent clicks in localStorage: not its to send
+    for _ in range(2):
+        second.page.click("#buy")
+    second.page.wait_for_function("!window.usage.unconfirmed")
+
+    for tab in (first, second):
+        tab.page.goto("about:blank")  # each beacons what it holds
+    eventually(lambda: counters(usage_page.base_url, app_name), lambda value: value == {("buy", "click"): 5})
+    assert clicks(usage_page.base_url, app_name)["main"] == 5
+    third = UsagePage(context.new_page(), usage_page.base_url, usage_page.runtime).open(app=app_name + "_3")
+    third.ready()  # resends what the closed tabs left, under the same reportIds
+    stays(lambda: counters(usage_page.base_url, app_name), {("buy", "click"): 5}, seconds=2, page=third.page)
+    assert second.unexpected_problems() == [] and third.unexpected_problems() == []
+
+
 def test_a_tab_closed_before_the_runtime_is_up_loses_nothing(usage_page: UsagePage, app_name: str,
                                                              context: BrowserContext) -> None:
     # Hold this page's runtime back (its boot script never arrives), so the tab surely closes
