@@ -187,7 +187,7 @@ def schema_check(fix: bool, file_path: Path | None, app_path: str | None) -> Non
 @main.command()
 @_DB_OPTION
 def rollup(db_path: str | None) -> None:
-    """Run rollups and retention now: old daily app usage into totals, old counters and report ids deleted."""
+    """Run rollups and retention now: old daily app usage into totals; old counters, report ids and intake rows deleted."""
     with _usage_state(db_path) as state:
         try:
             summary = state.run_rollups()
@@ -201,3 +201,5 @@ def rollup(db_path: str | None) -> None:
                f"{settings['USAGE_UI_COUNTERS_KEEP_DAYS']} days)")
     click.echo(f"reports_seen: forgot {summary.reports_seen_deleted} report ids (older than "
                f"{settings['USAGE_REPORT_IDS_KEEP_DAYS']} days)")
+    click.echo(f"intake: deleted {summary.intake_rows_deleted} snapshots and opt-in changes (older than "
+               f"{settings['USAGE_INTAKE_KEEP_DAYS']} days)")

@@ -78,6 +78,7 @@ SETTINGS: list[Setting] = [
     Setting("USAGE_TELEMETRY_TIMEOUT_S", 10.0, "Timeout of each server-side telemetry POST (snapshots and opt-in status).", float),
     Setting("USAGE_INTAKE_ENABLED", False, "Accept snapshots from other deployments at /api/telemetry/v3/intake and chart them on the dashboard.", _bool),
     Setting("USAGE_INTAKE_MAX_BYTES", 1024 * 1024, "Largest snapshot body the intake accepts; bigger bodies get 413.", int),
+    Setting("USAGE_INTAKE_KEEP_DAYS", 365, "Days of received snapshots and opt-in changes the intake keeps (deleted by the rollups); 0 keeps them for ever.", int),
 ]
 
 SETTINGS_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}

@@ -129,6 +129,7 @@ def test_rollup_prints_what_it_did(runner, db_path):
         "application_usage: rolled 1 daily rows into 1 totals (days older than 90)",
         "usage_counters: deleted 1 daily rows (older than 90 days)",
         "reports_seen: forgot 0 report ids (older than 7 days)",
+        "intake: deleted 0 snapshots and opt-in changes (older than 365 days)",
     ]
     again = runner.invoke(main, ["rollup", "--db", str(db_path)])
     assert "rolled 0 daily rows" in again.output

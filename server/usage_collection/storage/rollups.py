@@ -7,7 +7,9 @@
 - ``apply_counter_retention``: daily UI and server usage counters older than ``keep_days``
   are deleted (Kibana's usage-counter rollups); a server counter domain created with its
   own ``retention_period_days`` keeps that many days instead.
-- ``run_rollups``: both, plus forgetting old report ids (``prune_seen_reports``).
+- ``prune_intake``: snapshots and opt-in changes an intake received more than ``keep_days``
+  ago are deleted (one snapshot per deployment per day otherwise piles up for ever).
+- ``run_rollups``: all of them, plus forgetting old report ids (``prune_seen_reports``).
 
 "Older than N days" is the complement of the collectors' N-day window
 (``timeutil.first_day_within``), so nothing is ever both rolled up and still counted.
@@ -43,6 +45,7 @@ class RollupSummary:
     application_usage_totals_updated: int = 0
     usage_counters_deleted: int = 0
     reports_seen_deleted: int = 0
+    intake_rows_deleted: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -79,10 +82,22 @@ def apply_counter_retention(db: sqlite_utils.Database, now: datetime, keep_days:
     return deleted
 
 
+def prune_intake(db: sqlite_utils.Database, now: datetime, keep_days: int) -> int:
+    """Delete intake rows received before the last ``keep_days`` days; 0 keeps everything."""
+    if keep_days <= 0:
+        return 0
+    cutoff = first_day_within(now, keep_days)  # ISO day: sorts before any timestamp of that day
+    with transaction(db) as conn:
+        snapshots = conn.execute("DELETE FROM telemetry_snapshots WHERE day < ?", (cutoff,)).rowcount
+        statuses = conn.execute("DELETE FROM telemetry_opt_in_status WHERE received_at < ?", (cutoff,)).rowcount
+    return snapshots + statuses
+
+
 def run_rollups(db: sqlite_utils.Database, now: datetime, settings: Mapping[str, Any],
                 domain_keep_days: Mapping[str, int] | None = None) -> RollupSummary:
     """Every upkeep task, with the ``USAGE_*_KEEP_DAYS`` settings; each step is its own transaction."""
     rolled, totals = roll_application_usage(db, now, int(settings["USAGE_APP_USAGE_KEEP_DAYS"]))
     deleted = apply_counter_retention(db, now, int(settings["USAGE_UI_COUNTERS_KEEP_DAYS"]), domain_keep_days)
     pruned = prune_seen_reports(db, now, int(settings["USAGE_REPORT_IDS_KEEP_DAYS"]))
-    return RollupSummary(rolled, totals, deleted, pruned)
+    intake = prune_intake(db, now, int(settings["USAGE_INTAKE_KEEP_DAYS"]))
+    return RollupSummary(rolled, totals, deleted, pruned, intake)

@@ -85,10 +85,29 @@ def test_run_rollups_does_everything_with_the_settings(db):
     add_counter(db, "app", "event", on=day(100))
     db.conn.execute("INSERT INTO reports_seen (report_id, received_at) VALUES ('old', ?), ('new', ?)",
                     (iso_timestamp(NOW - timedelta(days=8)), iso_timestamp(NOW)))
+    add_intake_rows(db, days_ago=[400, 365, 364, 0])  # 365 days back is before noon 365 days ago
     summary = run_rollups(db, NOW, load_settings(environ={}))
     assert summary.as_dict() == {"application_usage_days_rolled": 1, "application_usage_totals_updated": 1,
-                                 "usage_counters_deleted": 1, "reports_seen_deleted": 1}
+                                 "usage_counters_deleted": 1, "reports_seen_deleted": 1, "intake_rows_deleted": 4}
     assert db.conn.execute("SELECT report_id FROM reports_seen").fetchall() == [("new",)]
+    assert db.conn.execute("SELECT day FROM telemetry_snapshots ORDER BY day").fetchall() == [(day(364),), (day(0),)]
+
+
+def add_intake_rows(db, days_ago):
+    """A snapshot and an opt-in change received at this time of day, ``days_ago`` days ago."""
+    for days in days_ago:
+        received = NOW - timedelta(days=days)
+        db.conn.execute("INSERT INTO telemetry_snapshots (instance_uuid, received_at, day, payload) "
+                        "VALUES ('i', ?, ?, '{}')", (iso_timestamp(received), day(days)))
+        db.conn.execute("INSERT INTO telemetry_opt_in_status (instance_uuid, received_at, opt_in_status) "
+                        "VALUES ('i', ?, 1)", (iso_timestamp(received),))
+
+
+def test_intake_rows_are_kept_for_ever_with_keep_days_0(db):
+    add_intake_rows(db, days_ago=[3000, 0])
+    summary = run_rollups(db, NOW, load_settings(environ={"USAGE_INTAKE_KEEP_DAYS": "0"}))
+    assert summary.intake_rows_deleted == 0
+    assert db.conn.execute("SELECT COUNT(*) FROM telemetry_snapshots").fetchone() == (2,)
 
 
 def test_the_rollup_thread_runs_at_start_and_stops_on_close(db, db_path, no_leaked_threads):
