@@ -79,7 +79,6 @@ class Reporter:
         self._current_id = None
         if self.active:
             self._pending, self._current_id = self._state.load(self._buffer, adopt)
-            self._current_id = self._current_id or self._make_id()
             self._persist()
             if self._pending or not self._buffer.is_empty():
                 self._schedule(self.start_delay_s)
@@ -359,6 +358,8 @@ class Reporter:
 
     def _persist(self, closed=False, force=False):
         if self.active:
+            if self._current_id is None:  # new, or recording again after an opt-out
+                self._current_id = self._make_id()
             self._state.save(self._pending, self._buffer, self._current_id, closed, force)
 
     def _now(self):

@@ -462,6 +462,15 @@ def test_opting_in_again_records_again():
     assert seconds_until_send(harness) == 30
 
 
+def test_a_page_that_starts_opted_out_and_opts_in_sends_reports_with_ids():
+    harness = Harness(global_privacy_control=True)
+    harness.reporter.opt_in()
+    harness.reporter.report_ui_counter("shop", "click", "buy")
+    assert harness.stored()["currentId"] is not None  # what an adopting tab would send it under
+    seconds_until_send(harness)
+    assert harness.transport.reports[0]["reportId"] == harness.stored()["pending"][0]["reportId"] is not None
+
+
 def test_global_privacy_control_opts_out_until_an_explicit_opt_in():
     harness = Harness(global_privacy_control=True)
     assert harness.reporter.opted_out

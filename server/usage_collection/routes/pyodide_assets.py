@@ -138,10 +138,14 @@ def index_url() -> str | None:
     return mjs.rsplit("/", 1)[0] + "/"
 
 
-def snapshot_url() -> str | None:
-    """Where the snapshot is, once it is built; None before, or when there is none."""
+def _snapshot() -> tuple[str, Path] | None:
+    """``(key, gzipped file)`` of the snapshot on offer: None while it builds, or without one."""
     builder = _assets().snapshot
-    current = builder.current if builder else None
+    return builder.current if builder else None
+
+
+def snapshot_url() -> str | None:
+    current = _snapshot()
     return url_for("usage_pyodide_assets.snapshot_file", key=current[0]) if current else None
 
 
@@ -228,8 +232,7 @@ def pyodide_info() -> ResponseReturnValue:
 
 @blueprint.get("/usage/pyodide-snapshot/<key>.bin")
 def snapshot_file(key: str) -> ResponseReturnValue:
-    builder = _assets().snapshot
-    current = builder.current if builder else None
+    current = _snapshot()
     if current is None or key != current[0]:
         abort(404, description="No such Pyodide snapshot; /usage/pyodide-info.json has the current URL.")
     if "gzip" in request.accept_encodings:
