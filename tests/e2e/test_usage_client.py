@@ -6,12 +6,14 @@ Pages flush every second (``data-flush-interval``); waits poll /api/stats with a
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from e2e.usage_pages import NETWORK_NOISE, UsagePage, app_usage, clicks, counters, eventually, stays
+from e2e.usage_pages import (NETWORK_NOISE, REPORT_PATH, UsagePage, app_usage, clicks, counters, eventually,
+                             stays)
 from support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -193,6 +195,37 @@ def test_global_privacy_control_is_ignored_when_the_server_says_so(
     usage.ready()
     page.click("#buy")
     eventually(lambda: counters(server.url, app_name), lambda value: value == {("buy", "click"): 1}, page=page)
+
+
+def test_a_rate_limited_page_backs_off_and_loses_nothing(
+        page: Page, own_server: Callable[..., LiveServer], watch_page: Callable[[Page, str], UsagePage],
+        app_name: str) -> None:
+    server = own_server(USAGE_RATE_LIMIT_PER_MINUTE="2", USAGE_LIMITS_EXEMPT="")  # loopback counts too
+    answers: list[tuple[float, int]] = []  # (when, status) of every report request
+    page.context.on("response", lambda response: answers.append((time.monotonic(), response.status))
+                    if response.url.endswith(REPORT_PATH) else None)
+    usage = watch_page(page, server.url)
+    usage.allow(*NETWORK_NOISE)  # Chromium logs each 429
+    usage.open(app=app_name)  # flushes every second
+    usage.ready()
+    clicked = 0
+    while not any(status == 429 for _, status in answers):  # at most 2 a minute get through
+        assert clicked < 8, answers
+        page.click("#buy")
+        clicked += 1
+        page.wait_for_timeout(1500)
+    refused_at = next(when for when, status in answers if status == 429)
+    page.click("#buy")  # while backing off: kept with the refused report
+    clicked += 1
+    page.wait_for_timeout(3000)
+    assert [status for when, status in answers if when > refused_at] == []  # no retry before the back-off
+
+    server.env["USAGE_RATE_LIMIT_PER_MINUTE"] = "0"  # the limit is lifted
+    server.restart()
+    usage.set_hidden(True)  # the visitor leaves before Retry-After (up to a minute): beacons carry it all
+    eventually(lambda: counters(server.url, app_name), lambda value: value == {("buy", "click"): clicked},
+               timeout=30, page=page)
+    stays(lambda: counters(server.url, app_name), {("buy", "click"): clicked}, seconds=2, page=page)
 
 
 def test_a_disabled_reporter_sends_nothing(page: Page, own_server: Callable[..., LiveServer],
