@@ -1,8 +1,8 @@
 """usage.js's call protocol, handled with the core: the runtime-independent half of an adapter.
 
 usage.js queues what happens before Python runs as calls ``[name, [args]]`` (see
-``static/usage.js``): the facade's ``reportUiCounter``, ``setAppId``, ``optOut``, ``optIn``,
-and ``click`` with ``[data-usage-click or None, [data-usage-view ids]]``. It saves the queue
+``usage_collection/static/usage.js``): the facade's ``reportUiCounter``, ``setAppId``,
+``optOut``, ``optIn``, and ``click`` with ``[data-usage-click or None, [data-usage-view ids]]``. It saves the queue
 in storage (``usage_reporter.q.<ms>``) when a tab closes before Python is up. An adapter
 hands each call to ``PageCalls.handle``, and so do its own listeners once it runs: one code
 path for early and live events. Builtins only (runs under Brython without its stdlib).

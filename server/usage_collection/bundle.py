@@ -6,7 +6,7 @@
   content hash is in the bundle's URL, so it can be cached for a year.
 - The Brython runtime (``brython.js``) from the installed ``brython`` package.
 - A small, conservative JavaScript minifier for ``usage.js`` (the page's only blocking
-  script), so the source stays commented and readable in ``static/usage.js``.
+  script), so the source stays commented and readable in ``usage_collection/static/usage.js``.
 
     >>> bundle = brython_bundle(package_dir())
     >>> bundle.body.startswith(b"__BRYTHON__.loadBrythonPackage(")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _bool(text: str) -> bool:
@@ -64,7 +65,7 @@ SETTINGS: list[Setting] = [
     Setting("USAGE_UI_COUNTERS_ENABLED", True, "When false, browsers record and send nothing (Kibana's usageCollection.uiCounters.enabled).", _bool),
     Setting("USAGE_HONOR_GPC", True, "Treat a browser sending the Global Privacy Control signal as opted out.", _bool),
     Setting("USAGE_SERVICE_NAME", "usage-collection", "Service name reported by /api/stats and in telemetry snapshots.", str),
-    Setting("USAGE_STATIC_DIR", str(REPO_ROOT / "static"), "Folder holding usage.js, the demo and dashboard assets.", str),
+    Setting("USAGE_STATIC_DIR", str(PACKAGE_DIR / "static"), "Folder holding usage.js, the boot scripts, the demo and admin assets (the package's own by default).", str),
     Setting("USAGE_DEMO", False, "Serve the demo app at / (the README's demo command turns it on).", _bool),
     Setting("USAGE_NODE_MODULES", str(REPO_ROOT / "node_modules"), "Folder where the set-up installed pyodide and the chart library from npm.", str),
     Setting("USAGE_PYODIDE_SNAPSHOT", True, "Start Pyodide workers from a memory snapshot with usage_reporter imported (built once with Node, kept in ~/.cache/usage-collection): ready in ~1 s instead of ~3.5 s, for ~6 MB more on a first visit. Without it, or until it is built, workers start the normal way.", _bool),

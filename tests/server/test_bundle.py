@@ -99,7 +99,7 @@ def test_minify_js_refuses_what_it_cannot_handle(source: str) -> None:
 def test_our_scripts_minify_to_valid_javascript(name: str) -> None:
     if shutil.which("node") is None:
         pytest.skip("node is not installed (scripts/setup needs it for npm)")
-    minified = minify_js((REPO / "static" / name).read_text())
+    minified = minify_js((REPO / "server" / "usage_collection" / "static" / name).read_text())
     if name == "usage.js":
         assert len(minified.encode()) < 1024, "usage.js is on every page's critical path: keep it under 1 KB"
     node = subprocess.run(["node", "--check", "-"], input=minified.replace("__USAGE_BRYTHON_CONFIG__", "{}"),

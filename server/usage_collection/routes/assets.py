@@ -1,6 +1,6 @@
 """The browser side, served: the loader, the Brython runtime and our package, the demo.
 
-- ``/usage/usage.js``: the loader a page embeds (``static/usage.js``, minified at start);
+- ``/usage/usage.js``: the loader a page embeds (``usage_collection/static/usage.js``, minified at start);
   cached 5 minutes, with an ETag.
 - ``/usage/boot-brython.js``: loaded by usage.js after ``load``; carries this server's
   settings (flush interval, enabled, Global Privacy Control) and the URLs below.
