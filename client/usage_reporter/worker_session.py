@@ -20,7 +20,7 @@ once. ``s`` confirms every call up to that number: the forwarder saves any later
 the next page, after a ``setAppId`` of ``app`` (the app they happened in). Builtins only.
 """
 
-from .page_session import CONSENT_KEY, STORAGE_KEY, EventClock, PageSession, reporter_options
+from .page_session import CONSENT_KEY, EventClock, PageSession, reporter_options
 from .reporter import Reporter
 
 
@@ -177,6 +177,9 @@ class WorkerSession(PageSession):
         except Exception as exc:
             self._log_once("preview", "usage_reporter: could not prepare a beacon: " + str(exc))
             bodies, after = [], dict(self.storage.data)
-        keys = sorted(set(self.storage.data) | set(after) | {STORAGE_KEY, CONSENT_KEY})
+        # Only what the beacon changes: the page writes these at pagehide, and other tabs'
+        # keys in our copy may be older than theirs by then.
+        data = self.storage.data
+        keys = sorted(set(data) | set(after))
         self.post({"t": "preview", "s": self.seq, "app": self.tracker.app_id, "bodies": bodies,
-                   "writes": dict((key, after.get(key)) for key in keys)})
+                   "writes": dict((key, after.get(key)) for key in keys if after.get(key) != data.get(key))})

@@ -91,6 +91,19 @@ def test_the_preview_leaves_storage_that_resends_the_same_report_id():
     assert transport.reports[0]["reportId"] == "report-2"
 
 
+def test_the_preview_writes_only_this_tabs_state_not_other_tabs_copies():
+    other_tab = "usage_reporter.tab.other"
+    other_state = json.dumps({"format": 2, "seen": START_MS, "closed": False, "currentId": "o-1", "pending": [],
+                              "current": {"reportVersion": 3}})
+    page = Page({other_tab: other_state})  # another live tab: left alone
+    page.call("reportUiCounter", "shop", "count", "x")
+    page.session.receive({"t": "storage", "k": other_tab, "v": other_state.replace("o-1", "o-2")})
+    page.session.publish()
+    writes = page.messages("preview")[-1]["writes"]
+    assert list(writes) == [page.session.reporter.state_key]  # by pagehide the other tab's copy may be old
+    assert json.loads(writes[page.session.reporter.state_key])["closed"] is True
+
+
 def test_previewing_changes_neither_the_storage_nor_the_next_report_id():
     page = Page()
     page.call("reportUiCounter", "shop", "count", "x")
