@@ -42,7 +42,7 @@ class StoredState:
         self._loads = json_loads or _json.loads
         self.stale_after_ms = stale_after_ms
         self._written = None  # the text last written, to tell whether another tab took it
-        self._body = None  # the same without "seen", to skip writing what is already there
+        self._body = None  # what that text holds but "seen", to skip writing what is already there
         self._closed = False
         self.written_at = 0.0
 
@@ -51,22 +51,24 @@ class StoredState:
 
         ``closed``: every report was beaconed and the page may be gone; any tab may adopt it.
         ``force`` rewrites an unchanged state (the heartbeat that keeps a live tab's fresh)."""
-        body = None
+        state = None
         if pending or not buffer.is_empty():
-            body = (',"closed":' + ("true" if closed else "false")
-                    + ',"currentId":' + (_json.quote(current_id) if current_id else "null")
-                    + ',"pending":[' + ",".join([report_text for report_id, report_text in pending])
-                    + '],"current":' + buffer.to_json() + "}")
-        if body == self._body and not (force and body is not None):
+            state = (closed, current_id, [report_text for report_id, report_text in pending], buffer.to_json())
+        if state == self._body and not (force and state is not None):
             return
         now = self._clock()
-        text = None if body is None else '{"format":' + str(STATE_FORMAT) + ',"seen":' + str(int(now)) + body
+        text = None
+        if state is not None:
+            text = ('{"format":' + str(STATE_FORMAT) + ',"seen":' + str(int(now))
+                    + ',"closed":' + ("true" if closed else "false")
+                    + ',"currentId":' + (_json.quote(current_id) if current_id else "null")
+                    + ',"pending":[' + ",".join(state[2]) + '],"current":' + state[3] + "}")
         try:
             if text is None:
                 self._storage.remove(self.key)
             else:
                 self._storage.set(self.key, text)
-            self._written, self._body, self._closed, self.written_at = text, body, closed, now
+            self._written, self._body, self._closed, self.written_at = text, state, closed, now
         except Exception as exc:
             self._written = self._body = None
             self._log_once("storage-set", "could not save usage data to storage (kept in memory): " + str(exc))
