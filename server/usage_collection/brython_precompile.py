@@ -23,7 +23,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from .build_cache import cache_dir, write_atomic
+from .build_cache import cache_dir, prune, write_atomic
 from .bundle import Asset
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ def precompiled(bundle: Asset, runtime: Path, node: str | None = None) -> dict |
         return None
     try:
         write_atomic(path, json.dumps(compiled).encode())
+        prune(path, "brython-*.json")
     except OSError as exc:
         log.info("usage-collection: not caching the precompiled Brython bundle: %s", exc)
     return compiled

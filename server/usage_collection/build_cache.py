@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -28,3 +29,19 @@ def write_atomic(path: Path, data: bytes) -> None:
     except OSError:
         os.unlink(out.name)
         raise
+
+
+def prune(keep: Path, pattern: str, older_than_s: float = 86400.0) -> int:
+    """Remove the other builds matching ``pattern`` beside ``keep`` that are over a day old:
+    each change of our code or of a runtime makes a new one (a snapshot is ~6 MB). A server
+    still offering a removed one builds it again. Returns how many were removed."""
+    removed = 0
+    cutoff = time.time() - older_than_s
+    for path in keep.parent.glob(pattern):
+        try:
+            if path != keep and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:
+            pass  # another process removed it, or it is not ours to remove
+    return removed

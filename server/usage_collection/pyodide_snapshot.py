@@ -30,7 +30,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from .build_cache import cache_dir, write_atomic
+from .build_cache import cache_dir, prune, write_atomic
 from .client_wheel import Wheel
 
 try:
@@ -98,6 +98,7 @@ def cached_snapshot(pyodide_dir: Path, wheel: Wheel, node: str | None = None) ->
                 fcntl.flock(lock, fcntl.LOCK_EX)
             if not path.is_file():
                 write_atomic(path, make_snapshot(pyodide_dir, wheel, node))
+                prune(path, "pyodide-snapshot-*.bin.gz")
     except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         log.warning("usage-collection: no Pyodide snapshot (Pyodide pages start the slower way): %s", exc)
         return None
