@@ -68,7 +68,7 @@ SETTINGS: list[Setting] = [
     Setting("USAGE_STATIC_DIR", str(PACKAGE_DIR / "static"), "Folder holding usage.js, the boot scripts, the demo and admin assets (the package's own by default).", str),
     Setting("USAGE_DEMO", False, "Serve the demo app at / (the README's demo command turns it on).", _bool),
     Setting("USAGE_NODE_MODULES", str(REPO_ROOT / "node_modules"), "Folder where the set-up installed pyodide and the chart library from npm.", str),
-    Setting("USAGE_PYODIDE_SNAPSHOT", True, "Start Pyodide workers from a memory snapshot with usage_reporter imported (built once with Node, kept in ~/.cache/usage-collection): ready in ~1 s instead of ~3.5 s, for ~6 MB more on a first visit. Without it, or until it is built, workers start the normal way.", _bool),
+    Setting("USAGE_PYODIDE_SNAPSHOT", True, "Start Pyodide workers from a memory snapshot with usage_reporter imported (built once with Node, kept in ~/.cache/usage-collection): ready in ~1 s instead of ~3.5 s, for 5.2-6.4 MB more on a first visit. Without it, or until it is built, workers start the normal way.", _bool),
     Setting("USAGE_TELEMETRY_OPT_IN", None, "The deployment's telemetry opt-in default: true, false, or unset (ask an admin on the settings page).", _optional_bool),
     Setting("USAGE_TELEMETRY_ALLOW_CHANGING", True, "When false, USAGE_TELEMETRY_OPT_IN is fixed and the settings page and optIn route cannot change it.", _bool),
     Setting("USAGE_TELEMETRY_URL", None, "Where opted-in snapshots are sent (another deployment's /api/telemetry/v3/intake); unset means nothing is sent.", _optional_str),

@@ -12,13 +12,14 @@ import gzip
 import logging
 import shutil
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from usage_collection import create_app
 from usage_collection.client_wheel import build_wheel, package_dir
-from usage_collection.pyodide_snapshot import SnapshotBuilder, cached_snapshot, snapshot_key
+from usage_collection.pyodide_snapshot import SnapshotBuilder, brotli_path, cached_snapshot, snapshot_key
 from usage_collection.settings import REPO_ROOT
 
 PYODIDE = REPO_ROOT / "node_modules" / "pyodide"
@@ -63,6 +64,10 @@ def test_node_makes_a_snapshot_once_and_later_starts_take_it_from_the_cache(
     _, memory_start, _ = struct.unpack_from("<III", memory)
     assert 0 < memory.index(b'{"hiwireKeys"') < memory_start < 1_000_000 < len(memory)
     assert b"usage_reporter.worker_session" in memory[memory_start:]  # our modules are imported in it
+    unbrotli = subprocess.run(["node", "-e", "process.stdout.write(require('zlib').brotliDecompressSync("
+                               "require('fs').readFileSync(process.argv[1])))", str(brotli_path(path))],
+                              capture_output=True, check=True, timeout=60)
+    assert unbrotli.stdout == memory  # the same snapshot for browsers that take brotli (HTTPS)
     failing = fake_node(tmp_path, "exit 1")
     assert cached_snapshot(PYODIDE, wheel, node=failing) == built  # from the cache: Node not run
 
@@ -93,11 +98,12 @@ def test_the_route_serves_the_built_snapshot_gzipped_and_immutable(tmp_path: Pat
     assert info["snapshotURL"] == f"/usage/pyodide-snapshot/{key}.bin"
     assert f'"snapshotURL": "/usage/pyodide-snapshot/{key}.bin"' in client.get("/usage/boot-pyodide.js",
                                                                                headers={"Accept-Encoding": ""}).text
-    response = client.get(info["snapshotURL"], headers={"Accept-Encoding": "gzip"})
-    assert response.status_code == 200 and response.headers["Content-Encoding"] == "gzip"
-    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-    assert response.data == path.read_bytes()
-    response.close()  # send_file's open file
+    for accepted, encoding, body in [("gzip, deflate", "gzip", path), ("gzip, deflate, br, zstd", "br", brotli_path(path))]:
+        response = client.get(info["snapshotURL"], headers={"Accept-Encoding": accepted})
+        assert response.status_code == 200 and response.headers["Content-Encoding"] == encoding
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert response.data == body.read_bytes() and "Accept-Encoding" in response.headers["Vary"]
+        response.close()  # send_file's open file
     plain = client.get(info["snapshotURL"], headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers and plain.data == gzip.decompress(path.read_bytes())
     missing = client.get("/usage/pyodide-snapshot/0123456789abcdef.bin")

@@ -10,8 +10,8 @@ the two scripts that run it off the main thread.
   ``/usage/pyodide-info.json`` lists the current URLs, for pages that run their own Pyodide
   (library mode).
 - ``/usage/pyodide-snapshot/<key>.bin``: Pyodide's memory with ``usage_reporter`` imported
-  (pyodide_snapshot.py), so the worker starts in ~1 s; gzipped, immutable, and only once the
-  background build is done (``snapshotURL`` is null until then).
+  (pyodide_snapshot.py), so the worker starts in ~1 s; brotli or gzip, immutable, and only
+  once the background build is done (``snapshotURL`` is null until then).
 - ``/usage/boot-pyodide.js`` (the main-thread forwarder usage.js loads after ``load``) with
   this server's settings and URLs filled in, and ``/usage/pyodide-worker.mjs`` (the module
   worker running Python).
@@ -36,7 +36,7 @@ from werkzeug.security import safe_join
 from ..bundle import Asset, minify_js
 from ..client_wheel import Wheel, build_wheel, package_dir
 from ..extension import get_state
-from ..pyodide_snapshot import SnapshotBuilder
+from ..pyodide_snapshot import SnapshotBuilder, brotli_path
 from ..version import __version__
 from .assets import boot_config, send_asset
 
@@ -235,9 +235,13 @@ def snapshot_file(key: str) -> ResponseReturnValue:
     current = _snapshot()
     if current is None or key != current[0]:
         abort(404, description="No such Pyodide snapshot; /usage/pyodide-info.json has the current URL.")
-    if "gzip" in request.accept_encodings:
-        response = send_file(current[1], mimetype="application/octet-stream", conditional=True, etag=True)
-        response.headers["Content-Encoding"] = "gzip"
+    encoding = next((name for name in ("br", "gzip") if name in request.accept_encodings), None)
+    if encoding == "br" and not brotli_path(current[1]).is_file():
+        encoding = "gzip"
+    if encoding:
+        path = brotli_path(current[1]) if encoding == "br" else current[1]
+        response = send_file(path, mimetype="application/octet-stream", conditional=True, etag=True)
+        response.headers["Content-Encoding"] = encoding
     else:  # rare (browsers all take gzip): ~31 MB
         response = Response(gzip.decompress(current[1].read_bytes()), mimetype="application/octet-stream")
     response.vary.add("Accept-Encoding")
