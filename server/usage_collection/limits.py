@@ -75,7 +75,8 @@ def _networks(values: Iterable[str] | str) -> list[ipaddress.IPv4Network | ipadd
 
 
 def check_rate(db: Any, client: str, now: datetime, limit: int) -> None:
-    """Count one report request for ``client``; ``LimitExceeded`` past ``limit`` this minute."""
+    """Count one request for ``client`` (reports and intake posts share the count);
+    ``LimitExceeded`` past ``limit`` this minute."""
     if limit <= 0:
         return
     epoch = int(now.timestamp())
@@ -85,7 +86,7 @@ def check_rate(db: Any, client: str, now: datetime, limit: int) -> None:
         if requests == 1:  # first request of this client in this window: forget old windows
             db.conn.execute("DELETE FROM client_requests WHERE window_start < ?", (window - WINDOW_S,))
     if requests > limit:
-        raise LimitExceeded(f"Too many reports from {client}: at most {limit} per minute "
+        raise LimitExceeded(f"Too many requests from {client}: at most {limit} per minute "
                             f"({RATE_SETTING}). Retry later.", window + WINDOW_S - epoch)
 
 

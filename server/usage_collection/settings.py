@@ -51,7 +51,7 @@ SETTINGS: list[Setting] = [
     Setting("USAGE_MAX_BODY_BYTES", 256 * 1024, "Largest report body accepted; bigger bodies get 413.", int),
     Setting("USAGE_MAX_ENTRIES", 1000, "Most entries accepted in each map of a report (uiCounter, application_usage, userAgent).", int),
     Setting("USAGE_MAX_NAME_LENGTH", 256, "Longest app, event, view or key name accepted.", int),
-    Setting("USAGE_RATE_LIMIT_PER_MINUTE", 600, "Report requests one client (IP address) may send per minute across all workers; more get 429 with Retry-After. 0 means no limit.", int),
+    Setting("USAGE_RATE_LIMIT_PER_MINUTE", 600, "Report requests (and intake posts, counted together) one client (IP address) may send per minute across all workers; more get 429 with Retry-After. 0 means no limit.", int),
     Setting("USAGE_MAX_NEW_KEYS_PER_CLIENT_PER_DAY", 2000, "New app, event, view and user-agent names one client (IP address) may create per UTC day; a report past it gets 429 and stores nothing. 0 means no limit.", int),
     Setting("USAGE_LIMITS_EXEMPT", ["127.0.0.0/8", "::1"], "Comma-separated addresses or networks the two limits above never apply to (loopback by default; behind a reverse proxy apply ProxyFix).", _list),
     Setting("USAGE_COLLECTOR_WAIT_S", 1.0, "How long bulk fetch waits for a collector's is_ready (Kibana's maximumWaitTimeForAllCollectorsInS).", float),

@@ -27,6 +27,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
+from .. import limits
 from ..errors import ApiError, BadRequest, StorageUnavailable
 from ..extension import get_db, get_state
 from ..telemetry import intake, state as telemetry_state
@@ -180,8 +181,12 @@ def snapshot() -> ResponseReturnValue:
 # -- the intake ----------------------------------------------------------------------------
 
 def _intake_body() -> tuple[Any, str | None]:
-    if not get_state().settings.get("USAGE_INTAKE_ENABLED"):
+    state = get_state()
+    if not state.settings.get("USAGE_INTAKE_ENABLED"):
         raise ApiError(404, "This server is not a telemetry intake (USAGE_INTAKE_ENABLED is off).")
+    client = request.remote_addr or "unknown"
+    if not limits.is_exempt(client, state.settings):  # the report route's per-minute limit
+        _storage(lambda: limits.check_rate(get_db(), client, state.clock(), int(state.settings[limits.RATE_SETTING])))
     check_json_media_type(request.headers.get("Content-Type"), request.mimetype)
     raw = _read_limited(int(get_state().settings["USAGE_INTAKE_MAX_BYTES"]), "USAGE_INTAKE_MAX_BYTES")
     if not raw.strip():

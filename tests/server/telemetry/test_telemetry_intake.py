@@ -130,3 +130,16 @@ def test_this_packages_own_snapshot_passes_the_intake(client, app, rows):
     response = client.post(INTAKE, json=entry["stats"])
     assert response.status_code == 200, response.get_json()
     assert rows(app, "telemetry_snapshots")[0][1] == entry["clusterUuid"]
+
+
+def test_the_intake_shares_the_per_minute_request_limit(make_app, rows):
+    app = make_app(USAGE_INTAKE_ENABLED=True, USAGE_RATE_LIMIT_PER_MINUTE=2, USAGE_LIMITS_EXEMPT=[])
+    client = app.test_client()
+    answers = [client.post(path, json=body, headers={HEADER: "abc", "Origin": "http://other.example"})
+               for path, body in [(INTAKE, {"usage": {}}), (OPT_IN_STATUS, {"cluster_uuid": "abc", "opt_in_status": True}),
+                                  (INTAKE, {"usage": {}})]]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    refused = answers[-1]
+    assert int(refused.headers["Retry-After"]) >= 1 and "at most 2 per minute" in refused.get_json()["message"]
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"  # a browser sender can read why
+    assert len(rows(app, "telemetry_snapshots")) == 1
