@@ -262,7 +262,7 @@ class Reporter:
             self._check_taken()
             self._run_hooks()
             if not self._buffer.is_empty() and len(self._pending) < self.max_pending:
-                self._promote()
+                self._promote(persist=False)  # one write below, already closed: the page may die between two
             for report_id, text in self._pending:
                 if not self._transport.beacon('{"report":' + text + "}"):
                     self.log_once("beacon", "the browser refused a beacon; the report is kept for later")
@@ -278,14 +278,15 @@ class Reporter:
         finally:
             self._flushing = False
 
-    def _promote(self):
+    def _promote(self, persist=True):
         """Turn the current buffer into a pending report, under the reportId stored with it
         (a tab adopting our state would send it under the same one)."""
         report_id = self._current_id  # None: accepted by the server, just not deduplicated
         self._pending.append((report_id, self._buffer.to_json(report_id)))
         self._buffer.clear()
         self._current_id = self._make_id()
-        self._persist()
+        if persist:
+            self._persist()
 
     def _make_id(self):
         try:

@@ -83,6 +83,16 @@ def test_a_new_tab_leaves_a_live_tabs_unsent_events_alone():
         {"shop-click-buy": 2, "shop-click-more": 1}, {})
 
 
+def test_hiding_stores_the_state_in_one_write_already_marked_closed():
+    harness = Harness()
+    harness.reporter.report_ui_counter("shop", "click", "buy")
+    harness.storage.writes = 0
+    harness.reporter.flush_beacon()  # a page may die between two writes: never leave it half-closed
+    assert harness.storage.writes == 1
+    stored = harness.stored()
+    assert stored["closed"] is True and stored["pending"][0]["uiCounter"] == counter("shop", "click", "buy", 1)
+
+
 def test_a_crashed_tabs_events_are_sent_by_a_later_page_once_it_is_stale():
     harness = Harness()
     harness.reporter.report_ui_counter("shop", "click", "buy", 2)

@@ -119,7 +119,9 @@ worker.postMessage({t: "start", urls: {indexURL: C.indexURL, wheelURL: C.wheelUR
 sent.forEach(post)
 }
 // The page goes away (closed, navigated, or into the back/forward cache): beacon what the
-// worker prepared and save what it has not confirmed, synchronously.
+// worker prepared and save what it has not confirmed, synchronously. Then the worker stops:
+// a write it posted earlier but that is delivered now would overwrite what we just stored
+// (its state marked closed, for the next page). Back from the cache, resume() starts another.
 function leave() {
 var i, k, q = sent.splice(0)
 if (preview) {
@@ -130,6 +132,8 @@ if (q.length) {
 store("usage_reporter.q." + Date.now() + "." + seq, JSON.stringify([preview && preview.app ? ["setAppId", [preview.app]] : first].concat(q.map(function (item) { return item.c }))))
 }
 preview = null
+worker && worker.terminate()
+worker = null
 }
 // Back from the back/forward cache: a new worker starts from what localStorage holds now.
 function resume(e) {
