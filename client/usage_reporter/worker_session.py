@@ -1,8 +1,8 @@
 """A page's reporting from inside a Web Worker, where Pyodide runs without freezing the page.
 
 A worker has no DOM, no localStorage and no sendBeacon. The page's forwarder
-(``usage_collection/static/boot-pyodide.js``) keeps those and talks to this session in
-messages (dicts):
+(``usage_collection/static/boot-pyodide.template.js``, served as /usage/boot-pyodide.js)
+keeps those and talks to this session in messages (dicts):
 
 - in: ``{"t": "call", "s": seq, "at": ms, "c": [name, args]}`` (each event, stamped with the
   time it happened: the clock answers that time while it is handled) and

@@ -95,7 +95,7 @@ def test_minify_js_refuses_what_it_cannot_handle(source: str) -> None:
         minify_js(source)
 
 
-@pytest.mark.parametrize("name", ["usage.js", "boot-brython.js"])
+@pytest.mark.parametrize("name", ["usage.js", "boot-brython.template.js", "boot-pyodide.template.js"])
 def test_our_scripts_minify_to_valid_javascript(name: str) -> None:
     if shutil.which("node") is None:
         pytest.skip("node is not installed (scripts/setup needs it for npm)")

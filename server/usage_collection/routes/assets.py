@@ -65,7 +65,7 @@ class BrythonAssets:
 
 def load_assets(static_dir: Path) -> BrythonAssets:
     loader = Asset(minify_js((static_dir / "usage.js").read_text(encoding="utf-8")).encode())
-    boot_template = minify_js((static_dir / "boot-brython.js").read_text(encoding="utf-8"))
+    boot_template = minify_js((static_dir / "boot-brython.template.js").read_text(encoding="utf-8"))
     runtime_path = brython_runtime_path()
     runtime = Asset(runtime_path.read_bytes())
     bundle = brython_bundle(package_dir())

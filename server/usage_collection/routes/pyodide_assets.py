@@ -87,7 +87,7 @@ def load_assets(settings: dict) -> PyodideAssets:
     except (OSError, RuntimeError) as exc:
         wheel_error = f"usage-collection: could not build the usage_reporter wheel: {exc}"
     static_dir = Path(settings["USAGE_STATIC_DIR"])
-    boot_template = minify_js((static_dir / "boot-pyodide.js").read_text(encoding="utf-8"))
+    boot_template = minify_js((static_dir / "boot-pyodide.template.js").read_text(encoding="utf-8"))
     worker = Asset((static_dir / "pyodide-worker.mjs").read_bytes())
     snapshot = None
     if settings["USAGE_PYODIDE_SNAPSHOT"] and pyodide_dir is not None and wheel is not None:

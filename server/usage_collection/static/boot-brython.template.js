@@ -1,4 +1,4 @@
-/* boot-brython.js: loaded by usage.js after the page's `load` event; served (minified) at
+/* boot-brython.template.js: loaded by usage.js after the page's `load` event; served (minified) at
  * /usage/boot-brython.js with the configuration below filled in from the server settings.
  *
  * Loads the Brython runtime unless the page already runs Brython (library mode), then the

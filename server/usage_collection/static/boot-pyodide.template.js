@@ -1,4 +1,4 @@
-/* boot-pyodide.js: loaded by usage.js after the page's `load` event; served (minified) at
+/* boot-pyodide.template.js: loaded by usage.js after the page's `load` event; served (minified) at
  * /usage/boot-pyodide.js with the configuration below filled in by the server.
  *
  * (With data-python="page" on usage.js's tag, the page runs Pyodide and boots
