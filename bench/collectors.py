@@ -31,8 +31,8 @@ NOW = datetime(2025, 4, 10, 12, tzinfo=timezone.utc)
 
 
 def fill(db_path: str, apps: int, events: int, days: int) -> dict[str, int]:
-    db = storage.connect(db_path)
-    storage.migrate(db)
+    db = storage.open_storage(db_path)
+    db.migrate()
     counters, usage = [], []
     for offset in range(days):
         day = (NOW - timedelta(days=offset)).date().isoformat()
@@ -43,13 +43,13 @@ def fill(db_path: str, apps: int, events: int, days: int) -> dict[str, int]:
                     counters.append((f"app{app}", f"event{event}", kind, "ui", day, event + 1, stamp))
             for view in ("main", "flyout", "editor"):
                 usage.append((f"app{app}", view, day, 1.25, 3, stamp))
-    with storage.transaction(db):
-        db.conn.executemany("INSERT INTO usage_counters VALUES (?, ?, ?, ?, ?, ?, ?)", counters)
-        db.conn.executemany("INSERT INTO application_usage_daily VALUES (?, ?, ?, ?, ?, ?)", usage)
-        db.conn.executemany("INSERT INTO ui_metric VALUES (?, ?, ?, ?, ?)",
+    with db.connection() as conn, conn.transaction():
+        conn.executemany("INSERT INTO usage_counters VALUES (?, ?, ?, ?, ?, ?, ?)", counters)
+        conn.executemany("INSERT INTO application_usage_daily VALUES (?, ?, ?, ?, ?, ?)", usage)
+        conn.executemany("INSERT INTO ui_metric VALUES (?, ?, ?, ?, ?)",
                             [(f"ui-metric:app{a}:event{e}", f"app{a}", f"event{e}", 5, "2025-04-10T10:00:00.000Z")
                              for a in range(apps) for e in range(events)])
-    db.conn.close()
+    db.close()
     return {"usage_counter_rows": len(counters), "app_usage_rows": len(usage)}
 
 
@@ -80,8 +80,7 @@ def main() -> None:
         app.config.update(USAGE_DB=db_path, USAGE_ROLLUP_INTERVAL_S=0)
         usage = UsageCollection(app, clock=lambda: NOW)
         state = app.extensions["usage_collection"]
-        db = state.connect()
-        ms, results = timed(lambda: state.bulk_fetch(db, only_usage=True))
+        ms, results = timed(lambda: state.bulk_fetch(only_usage=True))
         output = state.collector_set.to_object(results)  # type: ignore[arg-type]
         print(f"bulk_fetch (built-ins): {ms:.1f} ms median, usage JSON {len(json.dumps(output)) / 1024:.0f} KiB, "
               f"{len(output['ui_counters']['dailyEvents'])} UI daily events reported")
@@ -89,7 +88,7 @@ def main() -> None:
         ms, _ = timed(lambda: client.get("/api/stats?extended&legacy").data)
         print(f"GET /api/stats?extended&legacy: {ms:.1f} ms median")
 
-        counters = UsageCounters(lambda: NOW, db_path=db_path, flush_interval_s=0)
+        counters = UsageCounters(lambda: NOW, storage=state.storage, flush_interval_s=0)
         counter = counters.create_usage_counter("bench")
         calls = 200_000
         started = time.perf_counter()
@@ -110,9 +109,8 @@ def main() -> None:
         started = time.perf_counter()
         again = state.run_rollups()
         print(f"second rollup: {(time.perf_counter() - started) * 1000:.1f} ms, {again.as_dict()}")
-        after = state.collector_set.to_object(state.bulk_fetch(db, only_usage=True))["application_usage"]
+        after = state.collector_set.to_object(state.bulk_fetch(only_usage=True))["application_usage"]
         print(f"app0 clicks_total before/after rollup: {before}/{after['app0']['clicks_total']}")
-        db.conn.close()
         state.close()
         del usage
 

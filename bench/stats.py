@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from usage_collection.settings import load_settings
-from usage_collection.storage.db import connect, migrate, transaction
-from usage_collection.storage.rollups import run_rollups
-from usage_collection.storage.ui_report import store_report
+from usage_collection.rollups import run_rollups
+from usage_collection.storage import open_storage
 from usage_collection.timeutil import iso_timestamp
 from usage_collection.validation import ApplicationUsage, Report, UiCounter
 
@@ -50,8 +49,8 @@ def simulate(db_path: Path, days: int, apps: int, events: int, views: int, activ
     ``settings`` overrides the default ``USAGE_*_KEEP_DAYS`` the daily rollups apply."""
     rng = random.Random(seed)
     settings = load_settings({"USAGE_DB": str(db_path), **(settings or {})}, environ={})
-    db = connect(str(db_path))
-    migrate(db)
+    db = open_storage(str(db_path))
+    db.migrate()
     now = START
     for day in range(days):
         now = START + timedelta(days=day, hours=12)
@@ -66,26 +65,26 @@ def simulate(db_path: Path, days: int, apps: int, events: int, views: int, activ
         usage = [ApplicationUsage(f"app{a:03d}", f"view{v}", rng.uniform(1, 600), rng.randint(0, 3000))
                  for a in range(apps) for v in range(views)]
         for start in range(0, max(len(counters), len(usage)), 1000):
-            store_report(db, Report(ui_counters=tuple(counters[start:start + 1000]),
+            db.store_report(Report(ui_counters=tuple(counters[start:start + 1000]),
                                     application_usage=tuple(usage[start:start + 1000])), now)
         stamp = iso_timestamp(now)
-        with transaction(db):
-            db.conn.executemany("INSERT INTO reports_seen (report_id, received_at) VALUES (?, ?)",
-                                ((f"d{day}-r{n}-{rng.getrandbits(64):016x}", stamp) for n in range(reports_per_day)))
+        with db.connection() as conn, conn.transaction():
+            conn.executemany("INSERT INTO reports_seen (report_id, received_at) VALUES (?, ?)",
+                             [(f"d{day}-r{n}-{rng.getrandbits(64):016x}", stamp) for n in range(reports_per_day)])
         run_rollups(db, now, settings)
         if progress:
             progress(day)
-    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.conn.close()
+    db.query("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
     return now
 
 
 def table_rows(db_path: Path) -> dict[str, int]:
-    db = connect(str(db_path))
+    db = open_storage(str(db_path))
     try:
-        return {table: db.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in TABLES}
+        return {table: db.query(f"SELECT COUNT(*) FROM {table}")[0][0] for table in TABLES}
     finally:
-        db.conn.close()
+        db.close()
 
 
 def db_bytes(db_path: Path) -> int:
@@ -128,11 +127,11 @@ def measure(db_path: Path, now: datetime, runs: int = 10, settings: dict[str, An
 
 def last_simulated_now(db_path: Path) -> datetime:
     """Noon of the newest stored day: the 'now' a kept database was simulated up to."""
-    db = connect(str(db_path))
+    db = open_storage(str(db_path))
     try:
-        day = db.conn.execute("SELECT MAX(day) FROM usage_counters").fetchone()[0]
+        day = db.query("SELECT MAX(day) FROM usage_counters")[0][0]
     finally:
-        db.conn.close()
+        db.close()
     return datetime.fromisoformat(day).replace(hour=12, tzinfo=timezone.utc)
 
 

@@ -1,4 +1,4 @@
-"""The ``usage-collection`` command: serve, stats, schema-check, rollup.
+"""The ``usage-collection`` command: serve, stats, schema-check, rollup, copy.
 
 Library errors become one-line ``click`` errors, never tracebacks.
 """
@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -24,25 +23,24 @@ from .extension import EXTENSION_KEY, UsageState
 from .schema_check import SCHEMA_FILE, diff_mappings, read_mapping, write_mapping
 from .settings import load_settings
 from .stats_payload import build_stats_payload
+from .storage import StorageError, is_postgres_url, open_storage
 
-LIBRARY_ERRORS = (sqlite3.Error, RuntimeError, ValueError, OSError)
+LIBRARY_ERRORS = (StorageError, RuntimeError, ValueError, OSError)
+DB_HELP = "SQLite file or postgresql:// URL (default: $USAGE_DB or usage.db)."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Usage telemetry for web apps: a Kibana-compatible receiver on SQLite."""
+    """Usage telemetry for web apps: a Kibana-compatible receiver on SQLite or PostgreSQL."""
 
 
 def _prepare_database() -> None:
-    from .settings import load_settings
-    from .storage import connect, migrate
-
     try:
-        db = connect(str(load_settings()["USAGE_DB"]))
+        storage = open_storage(str(load_settings()["USAGE_DB"]))
         try:
-            migrate(db)
+            storage.migrate()
         finally:
-            db.conn.close()
+            storage.close()
     except LIBRARY_ERRORS as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -50,7 +48,7 @@ def _prepare_database() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--db", "db_path", default=None, help="SQLite file (default: $USAGE_DB or usage.db).")
+@click.option("--db", "db_path", default=None, help=DB_HELP)
 @click.option("--workers", default=1, show_default=True, type=int, help="More than 1 runs gunicorn with that many worker processes.")
 @click.option("--demo", is_flag=True, help="Also serve the demo app at /.")
 def serve(host: str, port: int, db_path: str | None, workers: int, demo: bool) -> None:
@@ -87,7 +85,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-_DB_OPTION = click.option("--db", "db_path", default=None, help="SQLite file (default: $USAGE_DB or usage.db).")
+_DB_OPTION = click.option("--db", "db_path", default=None, help=DB_HELP)
 _APP_OPTION = click.option("--app", "app_path", default=None, metavar="MODULE:APP",
                            help="Your Flask app or factory (as for 'flask --app'), to include your own collectors.")
 
@@ -113,7 +111,7 @@ def _usage_state(db_path: str | None, app_path: str | None = None) -> Iterator[U
         app = _load_user_app(app_path)
     else:
         path = db_path or str(load_settings()["USAGE_DB"])
-        if not Path(path).is_file():
+        if not is_postgres_url(path) and not Path(path).is_file():
             raise click.ClickException(f"no database file at {path} (pass --db FILE or set USAGE_DB)")
         try:
             app = create_app({"USAGE_DB": path, "USAGE_ROLLUP_INTERVAL_S": 0})
@@ -133,13 +131,9 @@ def stats(db_path: str | None, app_path: str | None) -> None:
     """Print the extended stats payload as JSON (Kibana's api_debug): GET /api/stats?extended&legacy."""
     with _usage_state(db_path, app_path) as state:
         try:
-            db = state.connect()
-            try:
-                payload = build_stats_payload(state, db, state.clock(), extended=True, legacy=True)
-            finally:
-                db.conn.close()
+            payload = build_stats_payload(state, state.storage, state.clock(), extended=True, legacy=True)
         except LIBRARY_ERRORS as exc:
-            raise click.ClickException(f"cannot read {state.db_path}: {exc}") from None
+            raise click.ClickException(f"cannot read {state.storage.description}: {exc}") from None
     click.echo(json.dumps(payload, indent=2))
 
 
@@ -192,8 +186,11 @@ def rollup(db_path: str | None) -> None:
         try:
             summary = state.run_rollups()
         except LIBRARY_ERRORS as exc:
-            raise click.ClickException(f"cannot roll up {state.db_path}: {exc}") from None
+            raise click.ClickException(f"cannot roll up {state.storage.description}: {exc}") from None
         settings = state.settings
+    if summary.skipped:
+        click.echo("rollups: skipped, another process or host is running them now")
+        return
     click.echo(f"application_usage: rolled {summary.application_usage_days_rolled} daily rows into "
                f"{summary.application_usage_totals_updated} totals (days older than "
                f"{settings['USAGE_APP_USAGE_KEEP_DAYS']})")
@@ -203,3 +200,26 @@ def rollup(db_path: str | None) -> None:
                f"{settings['USAGE_REPORT_IDS_KEEP_DAYS']} days)")
     click.echo(f"intake: deleted {summary.intake_rows_deleted} snapshots and opt-in changes (older than "
                f"{settings['USAGE_INTAKE_KEEP_DAYS']} days)")
+
+
+@main.command("copy")
+@click.option("--from", "source_url", required=True, metavar="DB", help="SQLite file or postgresql:// URL to read.")
+@click.option("--to", "target_url", required=True, metavar="DB", help="SQLite file or postgresql:// URL to fill; must be empty.")
+def copy_command(source_url: str, target_url: str) -> None:
+    """Copy every table between two databases, e.g. SQLite to PostgreSQL to add receiver hosts."""
+    from .storage.copy import TargetNotEmpty, copy_all
+
+    if not is_postgres_url(source_url) and not Path(source_url).is_file():
+        raise click.ClickException(f"no database file at {source_url}")
+    source, target = open_storage(source_url), open_storage(target_url)
+    try:
+        copied = copy_all(source, target, lambda table, rows: click.echo(f"{table}: {rows} rows"))
+    except TargetNotEmpty as exc:
+        raise click.ClickException(str(exc)) from None
+    except LIBRARY_ERRORS as exc:
+        raise click.ClickException(f"copy failed, nothing of the failing table was written: {exc}") from None
+    finally:
+        source.close()
+        target.close()
+    click.echo(f"copied {sum(copied.values())} rows in {len(copied)} tables from {source.description} "
+               f"to {target.description}")

@@ -1,8 +1,7 @@
 """The Flask extension: ``UsageCollection(app)`` or ``usage.init_app(app)``.
 
-Per-app state lives in ``app.extensions["usage_collection"]`` (a ``UsageState``); the
-database connection is taken lazily from the app's pool once per request and given back at
-teardown, never a module global.
+Per-app state lives in ``app.extensions["usage_collection"]`` (a ``UsageState``), with the
+app's ``Storage`` (SQLite or PostgreSQL, ``storage/``), never a module global.
 
 The extension object owns the collector set and the server usage counters, so both can be
 used before ``init_app`` (the factory pattern: collectors registered and counters created
@@ -14,26 +13,24 @@ the rollups) runs in daemon threads started lazily and stopped by ``UsageState.c
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
-import uuid
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-import sqlite_utils
-from flask import Flask, current_app, g, has_app_context, has_request_context
+from flask import Flask, current_app, has_app_context
 
-from . import storage
 from .background import PeriodicTask
 from .collectors import Collector, CollectorSet, FetchContext, builtin_collectors
 from .collectors import make_stats_collector as _make_stats_collector
 from .collectors import make_usage_collector as _make_usage_collector
 from .collectors.schema import Schema
 from .errors import register_error_handlers
+from .group_commit import GroupCommit
+from .rollups import RollupSummary, run_rollups
 from .settings import load_settings
-from .storage.pool import ConnectionPool
-from .storage.rollups import RollupSummary, run_rollups
+from .storage import Caps, IntakeCaps, Storage, StorageError, open_storage
 from .usage_counters import UsageCounter, UsageCounters
 
 Clock = Callable[[], datetime]
@@ -52,42 +49,42 @@ class UsageState:
     settings: dict[str, Any]
     clock: Clock
     instance_uuid: str
+    storage: Storage
+    intake_caps: IntakeCaps = field(default_factory=IntakeCaps)
     extras: dict[str, Any] = field(default_factory=dict)
     collector_set: CollectorSet = field(default_factory=CollectorSet)
     usage_counters: UsageCounters | None = None
     rollup_task: PeriodicTask | None = None
-    pool: ConnectionPool = field(init=False, repr=False)
+    group_commit: GroupCommit = field(init=False, repr=False)
     _background_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = False
 
     def __post_init__(self) -> None:
-        # Connections kept open between requests: opening one per request cost more than
-        # storing a report (storage/pool.py, bench/receiver.py).
-        self.pool = ConnectionPool(self.connect)
+        self.group_commit = GroupCommit(self.storage, window_s=float(self.settings["USAGE_GROUP_COMMIT_MS"]) / 1000,
+                                        max_reports=int(self.settings["USAGE_GROUP_COMMIT_MAX_REPORTS"]))
 
     @property
-    def db_path(self) -> str:
+    def db_url(self) -> str:
         return str(self.settings["USAGE_DB"])
 
-    def connect(self) -> sqlite_utils.Database:
-        return storage.connect(self.db_path)
+    @contextmanager
+    def fetch_context(self, now: datetime | None = None) -> Iterator[FetchContext]:
+        """What collectors' ``fetch`` receive: ``storage``, the clock's now, the settings and,
+        on SQLite, ``db`` (a sqlite-utils Database, for collectors written before PostgreSQL;
+        ``None`` on PostgreSQL)."""
+        sqlite_db = getattr(self.storage, "sqlite_db", None)
+        with (sqlite_db() if sqlite_db is not None else nullcontext(None)) as db:
+            yield FetchContext(db, now or self.clock(), self.settings, storage=self.storage)
 
-    def fetch_context(self, db: sqlite_utils.Database) -> FetchContext:
-        """What collectors' ``fetch`` receive: the database, the clock's now, the settings."""
-        return FetchContext(db, self.clock(), self.settings)
-
-    def bulk_fetch(self, db: sqlite_utils.Database, *, only_usage: bool = False) -> list[dict[str, Any]]:
-        return self.collector_set.bulk_fetch(self.fetch_context(db), only_usage=only_usage,
-                                             wait_s=float(self.settings["USAGE_COLLECTOR_WAIT_S"]))
+    def bulk_fetch(self, *, only_usage: bool = False) -> list[dict[str, Any]]:
+        with self.fetch_context() as context:
+            return self.collector_set.bulk_fetch(context, only_usage=only_usage,
+                                                 wait_s=float(self.settings["USAGE_COLLECTOR_WAIT_S"]))
 
     def run_rollups(self) -> RollupSummary:
-        """Rollups and retention now, on a connection of their own."""
+        """Rollups and retention now (skipped when another process or host runs them)."""
         domains = self.usage_counters.retention_by_domain() if self.usage_counters else {}
-        db = self.connect()
-        try:
-            return run_rollups(db, self.clock(), self.settings, domains)
-        finally:
-            db.conn.close()
+        return run_rollups(self.storage, self.clock(), self.settings, domains)
 
     def start_background(self) -> None:
         """Start the rollup thread (runs now, then every USAGE_ROLLUP_INTERVAL_S; 0 = never)."""
@@ -109,9 +106,10 @@ class UsageState:
             task, self.rollup_task = self.rollup_task, None
         if task is not None:
             task.stop()
+        self.group_commit.close()
         if self.usage_counters is not None:
             self.usage_counters.close()
-        self.pool.close()
+        self.storage.close()
         for name, extra in list(self.extras.items()):
             closer = getattr(extra, "close", None)
             if callable(closer):
@@ -125,17 +123,12 @@ def get_state(app: Flask | None = None) -> UsageState:
     return (app or current_app).extensions[EXTENSION_KEY]
 
 
-def get_db() -> sqlite_utils.Database:
-    """This request's database connection, taken from the app's pool on first use."""
-    if "usage_db" not in g:
-        g.usage_db = get_state().pool.acquire()
-    return g.usage_db
+def get_storage(app: Flask | None = None) -> Storage:
+    """The app's storage (SQLite or PostgreSQL): every read and write goes through it."""
+    return get_state(app).storage
 
 
-def _release_db(exc: BaseException | None) -> None:
-    db = g.pop("usage_db", None)
-    if db is not None:
-        get_state().pool.release(db, broken=isinstance(exc, sqlite3.Error))
+get_db = get_storage  # the name before PostgreSQL, kept for users' code
 
 
 class UsageCollection:
@@ -158,18 +151,24 @@ class UsageCollection:
         overrides = {key: value for key, value in app.config.items() if key.startswith("USAGE_")}
         settings = load_settings(overrides)
         app.config.update(settings)
-        db = storage.connect(str(settings["USAGE_DB"]))
+        storage = open_storage(str(settings["USAGE_DB"]))
+        storage.caps = Caps(new_names_per_day=int(settings["USAGE_MAX_NEW_NAMES_PER_DAY"]),
+                            user_agents_per_key=int(settings["USAGE_MAX_USER_AGENTS_PER_KEY"]),
+                            report_ids=int(settings["USAGE_MAX_REPORT_IDS"]))
         try:
-            storage.migrate(db)
-            instance_uuid = _instance_uuid(db)
-        finally:
-            db.conn.close()
+            storage.migrate()
+            instance_uuid = storage.instance_uuid()
+        except StorageError:
+            storage.close()
+            raise
         self.collector_set.wait_s = float(settings["USAGE_COLLECTOR_WAIT_S"])
-        self.usage_counters.bind(str(settings["USAGE_DB"]), float(settings["USAGE_COUNTERS_FLUSH_S"]))
-        state = UsageState(settings=settings, clock=self.clock, instance_uuid=instance_uuid,
+        self.usage_counters.bind(storage, float(settings["USAGE_COUNTERS_FLUSH_S"]))
+        state = UsageState(settings=settings, clock=self.clock, instance_uuid=instance_uuid, storage=storage,
+                           intake_caps=IntakeCaps(int(settings["USAGE_INTAKE_MAX_PER_INSTANCE_PER_DAY"]),
+                                                  int(settings["USAGE_INTAKE_MAX_PER_CLIENT_PER_DAY"]),
+                                                  int(settings["USAGE_INTAKE_MAX_TOTAL_BYTES"])),
                            collector_set=self.collector_set, usage_counters=self.usage_counters)
         app.extensions[EXTENSION_KEY] = state
-        app.teardown_appcontext(_release_db)
         app.before_request(state.start_background)
         register_error_handlers(app)
         from .routes import register_routes
@@ -198,15 +197,8 @@ class UsageCollection:
         return self.collector_set
 
     def bulk_fetch(self, *, only_usage: bool = False) -> list[dict[str, Any]]:
-        """Fetch every ready collector now (this request's connection, or one of its own)."""
-        state = self._state()
-        if has_request_context():
-            return state.bulk_fetch(get_db(), only_usage=only_usage)
-        db = state.connect()
-        try:
-            return state.bulk_fetch(db, only_usage=only_usage)
-        finally:
-            db.conn.close()
+        """Fetch every ready collector now."""
+        return self._state().bulk_fetch(only_usage=only_usage)
 
     # Server usage counters (Kibana's usageCollection.createUsageCounter)
 
@@ -223,14 +215,3 @@ class UsageCollection:
         if self.app is None:
             raise RuntimeError("UsageCollection.init_app(app) has not been called yet")
         return get_state(self.app)
-
-
-def _instance_uuid(db: sqlite_utils.Database) -> str:
-    """A stable id for this deployment (Kibana's server uuid), created with the database."""
-    with storage.transaction(db):
-        row = db.conn.execute("SELECT value FROM meta WHERE key = 'instance_uuid'").fetchone()
-        if row:
-            return row[0]
-        value = str(uuid.uuid4())
-        db.conn.execute("INSERT INTO meta (key, value) VALUES ('instance_uuid', ?)", [value])
-        return value

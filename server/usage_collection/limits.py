@@ -15,41 +15,24 @@ client honours. ``0`` turns a limit off; addresses in ``USAGE_LIMITS_EXEMPT`` (l
 default: the operator's machine, benchmarks and tests) are never limited.
 
 In-memory limiters (Flask-Limiter's default storage) count per worker process, so two
-gunicorn workers would allow twice the limit; without Redis here, SQLite is the one
-store every worker shares, and one more tiny write per report is cheap next to storing
-it (``bench/load.py``).
+gunicorn workers would allow twice the limit; both limits are kept in the database every
+worker and every host shares (``storage/``), one tiny write per report.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import sqlite3
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
 from .access import client_ip
 from .errors import ApiError
-from .storage.db import transaction
-from .timeutil import utc_day
-from .validation import Report
+from .storage import KeyLimitHit, Storage
 
 RATE_SETTING = "USAGE_RATE_LIMIT_PER_MINUTE"
 KEYS_SETTING = "USAGE_MAX_NEW_KEYS_PER_CLIENT_PER_DAY"
 EXEMPT_SETTING = "USAGE_LIMITS_EXEMPT"
 WINDOW_S = 60
-
-_COUNT_REQUEST = ("INSERT INTO client_requests (window_start, client, requests) VALUES (?, ?, 1) "
-                  "ON CONFLICT (window_start, client) DO UPDATE SET requests = requests + 1 RETURNING requests")
-_NEW_COUNTERS = ("WITH k(a, e, t) AS (VALUES {rows}) SELECT COUNT(*) FROM k WHERE NOT EXISTS ("
-                 "SELECT 1 FROM usage_counters u WHERE u.domain_id = k.a AND u.counter_name = k.e "
-                 "AND u.counter_type = k.t AND u.source = 'ui')")
-_NEW_VIEWS = ("WITH k(a, v) AS (VALUES {rows}) SELECT COUNT(*) FROM k WHERE NOT EXISTS ("
-              "SELECT 1 FROM application_usage_daily d WHERE d.app_id = k.a AND d.view_id = k.v) AND NOT EXISTS ("
-              "SELECT 1 FROM application_usage_totals t WHERE t.app_id = k.a AND t.view_id = k.v)")
-_NEW_AGENTS = ("WITH k(a, u) AS (VALUES {rows}) SELECT COUNT(*) FROM k WHERE NOT EXISTS ("
-               "SELECT 1 FROM user_agents x WHERE x.key = k.a AND x.user_agent = k.u)")
-_ADD_KEYS = ("INSERT INTO client_new_keys (day, client, new_keys) VALUES (?, ?, ?) "
-             "ON CONFLICT (day, client) DO UPDATE SET new_keys = new_keys + excluded.new_keys")
 
 
 class LimitExceeded(ApiError):
@@ -74,55 +57,22 @@ def _networks(values: Iterable[str] | str) -> list[ipaddress.IPv4Network | ipadd
     return [ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip()]
 
 
-def check_rate(db: Any, client: str, now: datetime, limit: int) -> None:
+def check_rate(storage: Storage, client: str, now: datetime, limit: int) -> None:
     """Count one request for ``client`` (reports and intake posts share the count);
     ``LimitExceeded`` past ``limit`` this minute."""
     if limit <= 0:
         return
     epoch = int(now.timestamp())
     window = epoch - epoch % WINDOW_S
-    with transaction(db):
-        requests = db.conn.execute(_COUNT_REQUEST, (window, client)).fetchone()[0]
-        if requests == 1:  # first request of this client in this window: forget old windows
-            db.conn.execute("DELETE FROM client_requests WHERE window_start < ?", (window - WINDOW_S,))
+    requests = storage.count_request(client, window, WINDOW_S)
     if requests > limit:
         raise LimitExceeded(f"Too many requests from {client}: at most {limit} per minute "
                             f"({RATE_SETTING}). Retry later.", window + WINDOW_S - epoch)
 
 
-def new_keys(conn: sqlite3.Connection, report: Report) -> int:
-    """How many keys in ``report`` are not stored yet (run inside the report's transaction)."""
-    counters = sorted({(c.app_name, c.event_name, c.type) for c in report.ui_counters if c.total})
-    views = sorted({(u.app_id, u.view_id) for u in report.application_usage
-                    if u.minutes_on_screen or u.number_of_clicks})
-    agents = sorted({(a.key, a.user_agent) for a in report.user_agents})
-    total = 0
-    for sql, rows in ((_NEW_COUNTERS, counters), (_NEW_VIEWS, views), (_NEW_AGENTS, agents)):
-        width = len(rows[0]) if rows else 0
-        for start in range(0, len(rows), 200):
-            chunk = rows[start:start + 200]
-            group = "(" + ", ".join(["?"] * width) + ")"
-            total += conn.execute(sql.format(rows=", ".join([group] * len(chunk))),
-                                  [value for row in chunk for value in row]).fetchone()[0]
-    return total
-
-
-def check_new_keys(conn: sqlite3.Connection, report: Report, client: str, now: datetime, limit: int) -> None:
-    """Record the keys ``report`` creates for ``client`` today; ``LimitExceeded`` (and the
-    caller's transaction rolls back) when that would pass ``limit``."""
-    if limit <= 0:
-        return
-    count = new_keys(conn, report)
-    if not count:
-        return
-    day = utc_day(now)
-    row = conn.execute("SELECT new_keys FROM client_new_keys WHERE day = ? AND client = ?", (day, client)).fetchone()
-    used = row[0] if row else 0
-    if used + count > limit:
-        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=now.tzinfo)
-        raise LimitExceeded(f"This report would create {count} new app, event or view names, and {client} has "
-                            f"created {used} today: at most {limit} per day ({KEYS_SETTING}). Nothing was stored.",
-                            int((midnight - now).total_seconds()) + 1)
-    if row is None:
-        conn.execute("DELETE FROM client_new_keys WHERE day < ?", (day,))
-    conn.execute(_ADD_KEYS, (day, client, count))
+def key_limit_exceeded(hit: KeyLimitHit, client: str, now: datetime) -> LimitExceeded:
+    """The 429 for a report refused by the per-client new-key limit (checked in its batch)."""
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=now.tzinfo)
+    return LimitExceeded(f"This report would create {hit.count} new app, event or view names, and {client} has "
+                         f"created {hit.used} today: at most {hit.limit} per day ({KEYS_SETTING}). Nothing was stored.",
+                         int((midnight - now).total_seconds()) + 1)

@@ -45,7 +45,7 @@ class Setting:
 
 
 SETTINGS: list[Setting] = [
-    Setting("USAGE_DB", "usage.db", "SQLite file holding every aggregate (created and migrated on start)."),
+    Setting("USAGE_DB", "usage.db", "Where every aggregate is kept: a SQLite file path (the embedded default), or a postgresql:// (or postgres://) URL for a PostgreSQL database shared by any number of receiver hosts. Created and migrated on start."),
     Setting("USAGE_STATS_TOKEN", None, "Bearer token required by /api/stats and the telemetry admin routes; unset means loopback clients only.", _optional_str),
     Setting("USAGE_ALLOWED_ORIGINS", [], "Comma-separated origins allowed to post reports cross-site (CORS and the kbn-xsrf exemption).", _list),
     Setting("USAGE_MAX_BODY_BYTES", 256 * 1024, "Largest report body accepted; bigger bodies get 413.", int),
@@ -79,6 +79,14 @@ SETTINGS: list[Setting] = [
     Setting("USAGE_TELEMETRY_TIMEOUT_S", 10.0, "Timeout of each server-side telemetry POST (snapshots and opt-in status).", float),
     Setting("USAGE_INTAKE_ENABLED", False, "Accept snapshots from other deployments at /api/telemetry/v3/intake and chart them on the dashboard.", _bool),
     Setting("USAGE_INTAKE_MAX_BYTES", 1024 * 1024, "Largest snapshot body the intake accepts; bigger bodies get 413.", int),
+    Setting("USAGE_GROUP_COMMIT_MS", 2.0, "Group commit: once a receiver process sees concurrent reports, its writer waits up to this many milliseconds for more to share one transaction (nothing is acknowledged before its commit). 0: no waiting; batches still form under load.", float),
+    Setting("USAGE_GROUP_COMMIT_MAX_REPORTS", 200, "Most reports stored in one transaction by group commit.", int),
+    Setting("USAGE_MAX_NEW_NAMES_PER_DAY", 20_000, "New app, event, view and user-agent names the deployment accepts per UTC day from all clients together; past it, entries with new names are dropped (counted in the server usage counter usage_collection/new_names_dropped) while known names still count. 0 means no cap.", int),
+    Setting("USAGE_MAX_USER_AGENTS_PER_KEY", 1000, "User agents kept per userAgent key; past it, the least recently seen are forgotten. 0 means no cap.", int),
+    Setting("USAGE_MAX_REPORT_IDS", 1_000_000, "reportIds remembered for deduplication (about 100 bytes each); past it, the oldest are forgotten before their USAGE_REPORT_IDS_KEEP_DAYS. 0 means no cap.", int),
+    Setting("USAGE_INTAKE_MAX_PER_INSTANCE_PER_DAY", 4, "Snapshots the intake keeps per sending instance id per UTC day; more get 429. 0 means no cap.", int),
+    Setting("USAGE_INTAKE_MAX_PER_CLIENT_PER_DAY", 10, "Snapshots the intake keeps per client address per UTC day, whatever instance ids they carry; more get 429. 0 means no cap.", int),
+    Setting("USAGE_INTAKE_MAX_TOTAL_BYTES", 1024 ** 3, "Total size of the snapshots the intake keeps; past it new snapshots get 507 until retention frees room. 0 means no cap.", int),
     Setting("USAGE_INTAKE_KEEP_DAYS", 365, "Days of received snapshots and opt-in changes the intake keeps (deleted by the rollups); 0 keeps them for ever.", int),
 ]
 

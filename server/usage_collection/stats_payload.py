@@ -14,14 +14,12 @@ worker sharing one database reports the same one, like Kibana nodes sharing a cl
 from __future__ import annotations
 
 import socket
-import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
 from .api_fields import to_api_field_names
-from .collectors import CollectorSet, FetchContext
+from .collectors import CollectorSet
+from .storage import Storage
 from .system_metrics import os_metrics, process_metrics
 from .timeutil import iso_timestamp
 from .version import __version__
@@ -32,16 +30,12 @@ if TYPE_CHECKING:
 SERVICE_KEY = "usage_collection"
 
 
-def service_status(db: sqlite_utils.Database) -> str:
-    """``green`` when the database answers, ``red`` when it does not (Kibana's status levels)."""
-    try:
-        db.conn.execute("SELECT COUNT(*) FROM meta").fetchone()
-    except sqlite3.Error:
-        return "red"
-    return "green"
+def service_status(db: Storage) -> str:
+    """``green`` when the database answers and passes its check, ``red`` when not (Kibana's status levels)."""
+    return "green" if db.health() is None else "red"
 
 
-def service_block(state: "UsageState", db: sqlite_utils.Database, transport_address: str | None) -> dict[str, Any]:
+def service_block(state: "UsageState", db: Storage, transport_address: str | None) -> dict[str, Any]:
     version, snapshot, _ = __version__.partition("-SNAPSHOT")
     block: dict[str, Any] = {
         "uuid": state.instance_uuid,
@@ -56,13 +50,13 @@ def service_block(state: "UsageState", db: sqlite_utils.Database, transport_addr
     return block
 
 
-def fetch_usage(state: "UsageState", db: sqlite_utils.Database, now: datetime, *, only_usage: bool = True) -> dict[str, Any]:
+def fetch_usage(state: "UsageState", db: Storage, now: datetime, *, only_usage: bool = True) -> dict[str, Any]:
     """Every ready collector's output keyed by type, ``usage_collector_stats`` included."""
-    context = FetchContext(db, now, state.settings)
-    return CollectorSet.to_object(state.collector_set.bulk_fetch(context, only_usage=only_usage))
+    with state.fetch_context(now) as context:
+        return CollectorSet.to_object(state.collector_set.bulk_fetch(context, only_usage=only_usage))
 
 
-def build_stats_payload(state: "UsageState", db: sqlite_utils.Database, now: datetime, *, extended: bool = True,
+def build_stats_payload(state: "UsageState", db: Storage, now: datetime, *, extended: bool = True,
                         legacy: bool = True, transport_address: str | None = None) -> dict[str, Any]:
     """The /api/stats body; ``extended`` adds ``usage`` and the cluster uuid (snake_cased unless ``legacy``)."""
     payload: dict[str, Any] = {

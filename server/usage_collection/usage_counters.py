@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import atexit
 import logging
-import sqlite3
 import threading
 import time
 from datetime import datetime
 from typing import Any, Callable
 
-from . import storage
 from .background import PeriodicTask
+from .storage import Storage, StorageError
 from .timeutil import iso_timestamp, utc_day
 
 logger = logging.getLogger("usage_collection.usage_counters")
@@ -35,11 +34,6 @@ RETRY_BASE_DELAY_S = 0.5
 MAX_BUFFERED_KEYS = 10_000
 
 Key = tuple[str, str, str, str]  # domain_id, counter_name, counter_type, day
-_UPSERT = (
-    "INSERT INTO usage_counters (domain_id, counter_name, counter_type, source, day, count, updated_at) "
-    "VALUES (?, ?, ?, 'server', ?, ?, ?) ON CONFLICT (domain_id, counter_name, counter_type, source, day) "
-    "DO UPDATE SET count = count + excluded.count, updated_at = max(updated_at, excluded.updated_at)"
-)
 
 
 class UsageCounter:
@@ -87,11 +81,11 @@ def _argument_problem(name: Any, kind: Any, by: Any, namespace: Any, unexpected:
 class UsageCounters:
     """The service: counter sets by domain, one shared buffer, one flush thread."""
 
-    def __init__(self, clock: Callable[[], datetime], *, db_path: str | None = None, flush_interval_s: float = 5.0,
+    def __init__(self, clock: Callable[[], datetime], *, storage: Storage | None = None, flush_interval_s: float = 5.0,
                  retries: int = RETRIES, retry_base_delay_s: float = RETRY_BASE_DELAY_S,
                  max_buffered: int = MAX_BUFFERED_KEYS) -> None:
         self.clock = clock
-        self.db_path = db_path
+        self.storage = storage
         self.flush_interval_s = flush_interval_s
         self.retries = retries
         self.retry_base_delay_s = retry_base_delay_s
@@ -105,12 +99,12 @@ class UsageCounters:
         self._closed = False
         self._dropped = 0
 
-    def bind(self, db_path: str, flush_interval_s: float) -> None:
-        """Point the service at an app's database (``init_app``); buffered increments are kept."""
-        if self.db_path not in (None, db_path):
-            raise RuntimeError(f"these usage counters already write to {self.db_path}; "
+    def bind(self, storage: Storage, flush_interval_s: float) -> None:
+        """Point the service at an app's storage (``init_app``); buffered increments are kept."""
+        if self.storage is not None and self.storage.url != storage.url:
+            raise RuntimeError(f"these usage counters already write to {self.storage.description}; "
                                "use one UsageCollection per app")
-        self.db_path = db_path
+        self.storage = storage
         self.flush_interval_s = flush_interval_s
 
     def create_usage_counter(self, domain_id: str, retention_period_days: int | None = None) -> UsageCounter:
@@ -171,7 +165,7 @@ class UsageCounters:
                 return
             self._started = True
             atexit.register(self.close)
-            if self.flush_interval_s > 0 and self.db_path is not None:
+            if self.flush_interval_s > 0 and self.storage is not None:
                 self._task = PeriodicTask("counters-flush", self.flush_interval_s, self.flush)
                 self._task.start()
 
@@ -183,10 +177,10 @@ class UsageCounters:
             if not batch:
                 return 0
             error: Exception | None = None
-            for attempt in range(self.retries + 1 if self.db_path else 0):
+            for attempt in range(self.retries + 1 if self.storage else 0):
                 try:
                     self._write(batch)
-                except (sqlite3.Error, OSError) as exc:
+                except (StorageError, OSError) as exc:
                     error = exc
                     if attempt < self.retries:
                         time.sleep(self.retry_base_delay_s * 2**attempt)
@@ -206,13 +200,9 @@ class UsageCounters:
             return 0
 
     def _write(self, batch: dict[Key, list[Any]]) -> None:
-        db = storage.connect(str(self.db_path))
-        try:
-            with storage.transaction(db):
-                db.conn.executemany(_UPSERT, [(d, n, t, day, count, stamp)
-                                              for (d, n, t, day), (count, stamp) in batch.items()])
-        finally:
-            db.conn.close()
+        assert self.storage is not None
+        self.storage.add_server_counters([(d, n, t, day, count, stamp)
+                                          for (d, n, t, day), (count, stamp) in batch.items()])
 
     def close(self) -> None:
         """Stop the flush thread and write what is left (idempotent; also registered with atexit)."""

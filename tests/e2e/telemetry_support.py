@@ -1,7 +1,7 @@
 """Helpers for the telemetry and dashboard tests (and docs/screenshots/make_screenshots.py).
 
-``seed_usage`` writes a few weeks of plausible usage through the real storage functions
-(``store_report``, ``store_snapshot``) with past times, which the HTTP API cannot do: the
+``seed_usage`` writes a few weeks of plausible usage through the real storage methods
+(``Storage.store_report``, ``store_snapshot``) with past times, which the HTTP API cannot do: the
 receiver stamps every report with the server's own clock.
 """
 
@@ -13,8 +13,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from usage_collection.storage import connect, migrate
-from usage_collection.storage.ui_report import store_report
+from usage_collection.storage import open_storage
 from usage_collection.telemetry.intake import store_snapshot
 from usage_collection.validation import ApplicationUsage, Report, UiCounter
 
@@ -27,12 +26,12 @@ APPS = {
 APP_WEIGHT = {"discover": 1.0, "dashboards": 0.7, "maps": 0.35, "settings": 0.15}
 
 
-def seed_usage(db_path: Path, now: datetime, days: int = 21, seed: int = 7, snapshots: bool = False) -> None:
+def seed_usage(db_path: Path | str, now: datetime, days: int = 21, seed: int = 7, snapshots: bool = False) -> None:
     """``days`` days of UI counters and application usage ending at ``now``; with ``snapshots``,
     a daily snapshot from three instances (one of which started later and missed a day)."""
     rng = random.Random(seed)
-    db = connect(str(db_path))
-    migrate(db)
+    db = open_storage(str(db_path))
+    db.migrate()
     try:
         for offset in range(days - 1, -1, -1):
             moment = now - timedelta(days=offset)
@@ -49,7 +48,7 @@ def seed_usage(db_path: Path, now: datetime, days: int = 21, seed: int = 7, snap
                     minutes = max(0.0, rng.gauss(90, 25) * scale * (1.0 if view == "main" else 0.35))
                     clicks = int(minutes * rng.uniform(1.5, 3.0))
                     usage.append(ApplicationUsage(app, view, round(minutes, 2), clicks))
-            store_report(db, Report(ui_counters=tuple(counters), application_usage=tuple(usage)), moment)
+            db.store_report(Report(ui_counters=tuple(counters), application_usage=tuple(usage)), moment)
             if snapshots:
                 for index, instance in enumerate(("3f2a9c1e-prod", "81be07d4-staging", "c05e4f11-edge")):
                     if index == 2 and offset > days // 2:
@@ -58,7 +57,7 @@ def seed_usage(db_path: Path, now: datetime, days: int = 21, seed: int = 7, snap
                         continue
                     store_snapshot(db, instance, {"usage": {}, "clusterUuid": instance}, moment)
     finally:
-        db.conn.close()
+        db.close()
 
 
 def snapshot_count(db_path: Path, instance: str | None = None) -> int:

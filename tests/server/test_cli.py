@@ -27,7 +27,7 @@ def runner():
 def existing_db(db_path):
     db = open_db(str(db_path))
     add_counter(db, "discover", "open", kind="click", on=day(0, now=_today()), count=4)
-    db.conn.close()
+    db.close()
     return db_path
 
 
@@ -122,7 +122,7 @@ def test_rollup_prints_what_it_did(runner, db_path):
     db = open_db(str(db_path))
     add_app_usage(db, "app", "main", day(200, now=_today()), 1.0, 1)
     add_counter(db, "app", "old", on=day(200, now=_today()))
-    db.conn.close()
+    db.close()
     result = runner.invoke(main, ["rollup", "--db", str(db_path)])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
@@ -144,8 +144,8 @@ def _garbage(tmp_path):
 def _newer(tmp_path):
     path = tmp_path / "newer.db"
     db = open_db(str(path))
-    db.conn.execute("PRAGMA user_version = 999")
-    db.conn.close()
+    db.execute("UPDATE schema_version SET version = 999")
+    db.close()
     return path
 
 

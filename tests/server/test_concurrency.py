@@ -64,11 +64,11 @@ def prepare_database(path: Path) -> None:
     """Create the file in WAL mode first. Two gunicorn workers opening a brand-new file at
     the same moment can both try to switch it to WAL, and the loser fails to boot with
     "database is locked" (``PRAGMA journal_mode`` does not wait on the busy timeout)."""
-    db = storage.connect(str(path))
+    db = storage.open_storage(str(path))
     try:
-        storage.migrate(db)
+        db.migrate()
     finally:
-        db.conn.close()
+        db.close()
 
 
 @pytest.fixture(params=[1, 2], ids=["dev-server", "gunicorn-2-workers"])

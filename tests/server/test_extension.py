@@ -80,8 +80,8 @@ def test_close_stops_threads_flushes_counters_and_closes_extras(db_path):
     state.close()
     assert state.rollup_task is None and extra.closed == 2
     db = open_db(str(db_path))
-    assert db.conn.execute("SELECT domain_id, count FROM usage_counters").fetchall() == [("d", 1)]
-    db.conn.close()
+    assert db.query("SELECT domain_id, count FROM usage_counters") == [("d", 1)]
+    db.close()
     app.test_client().get("/api/status")  # a request after close starts nothing again
     assert state.rollup_task is None
 

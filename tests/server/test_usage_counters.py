@@ -8,6 +8,7 @@ import time
 import pytest
 
 from usage_collection import UsageCollection
+from usage_collection.storage import open_storage
 from usage_collection.usage_counters import UsageCounters
 
 from support.usage_rows import Clock, db, no_leaked_threads, open_db, usage_threads  # noqa: F401
@@ -15,14 +16,14 @@ from support.usage_rows import Clock, db, no_leaked_threads, open_db, usage_thre
 pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
 
-def rows(path):
-    database = open_db(str(path))
+def rows(url):
+    database = open_db(str(url))
     try:
-        return database.conn.execute(
+        return database.query(
             "SELECT domain_id, counter_name, counter_type, source, day, count, updated_at FROM usage_counters "
-            "ORDER BY domain_id, counter_name, counter_type, day").fetchall()
+            "ORDER BY domain_id, counter_name, counter_type, day")
     finally:
-        database.conn.close()
+        database.close()
 
 
 @pytest.fixture
@@ -31,8 +32,8 @@ def clock():
 
 
 @pytest.fixture
-def service(db, db_path, clock):
-    counters = UsageCounters(clock, db_path=str(db_path), flush_interval_s=0, retry_base_delay_s=0.01)
+def service(db, db_url, clock):
+    counters = UsageCounters(clock, storage=open_storage(db_url), flush_interval_s=0, retry_base_delay_s=0.01)
     yield counters
     counters.close()
 
@@ -47,7 +48,7 @@ def test_a_domain_is_created_once(service):
     assert str(caught.value) == 'Usage counter set "my_plugin" already exists.'
 
 
-def test_increments_are_merged_in_memory_until_a_flush(service, db_path, clock):
+def test_increments_are_merged_in_memory_until_a_flush(service, db_url, clock):
     counter = service.create_usage_counter("my_plugin")
     counter.increment_counter(counter_name="export")
     counter.increment_counter(counter_name="export", increment_by=4)
@@ -55,25 +56,25 @@ def test_increments_are_merged_in_memory_until_a_flush(service, db_path, clock):
     counter.increment_counter("export", "click")
     assert service.pending() == {("my_plugin", "export", "count", "2025-04-10"): 5,
                                  ("my_plugin", "export", "click", "2025-04-10"): 1}
-    assert rows(db_path) == []
+    assert rows(db_url) == []
     assert service.flush() == 2
     assert service.pending() == {}
-    assert rows(db_path) == [
+    assert rows(db_url) == [
         ("my_plugin", "export", "click", "server", "2025-04-10", 1, "2025-04-10T12:05:00.000Z"),
         ("my_plugin", "export", "count", "server", "2025-04-10", 5, "2025-04-10T12:00:00.000Z"),
     ]
     counter.increment_counter(counter_name="export", increment_by=2)
     service.flush()
-    assert rows(db_path)[1][5] == 7
+    assert rows(db_url)[1][5] == 7
 
 
-def test_the_day_is_the_utc_day_of_the_increment_not_of_the_flush(service, db_path, clock):
+def test_the_day_is_the_utc_day_of_the_increment_not_of_the_flush(service, db_url, clock):
     counter = service.create_usage_counter("d")
     clock.now = clock.now.replace(hour=23, minute=59)
     counter.increment_counter(counter_name="late")
     clock.advance(minutes=2)
     service.flush()
-    assert rows(db_path)[0][4] == "2025-04-10"
+    assert rows(db_url)[0][4] == "2025-04-10"
 
 
 @pytest.mark.parametrize("kwargs, reason", [
@@ -96,11 +97,11 @@ def test_bad_arguments_are_logged_and_dropped_never_raised(service, caplog, kwar
     assert f"usage counter 'd': increment dropped: {reason}" in caplog.text
 
 
-def test_a_broken_clock_does_not_reach_the_caller(db_path, caplog):
+def test_a_broken_clock_does_not_reach_the_caller(db_url, caplog):
     def clock():
         raise RuntimeError("clock broke")
 
-    counters = UsageCounters(clock, db_path=str(db_path), flush_interval_s=0)
+    counters = UsageCounters(clock, storage=open_storage(db_url), flush_interval_s=0)
     with caplog.at_level(logging.ERROR, logger="usage_collection.usage_counters"):
         counters.create_usage_counter("d").increment_counter(counter_name="x")
     assert "increment dropped" in caplog.text
@@ -109,7 +110,7 @@ def test_a_broken_clock_does_not_reach_the_caller(db_path, caplog):
 
 def test_a_failed_write_keeps_the_counts_for_the_next_flush(tmp_path, clock, caplog):
     missing_dir = tmp_path / "not-yet" / "usage.db"
-    counters = UsageCounters(clock, db_path=str(missing_dir), flush_interval_s=0, retries=2, retry_base_delay_s=0.01)
+    counters = UsageCounters(clock, storage=open_storage(str(missing_dir)), flush_interval_s=0, retries=2, retry_base_delay_s=0.01)
     counter = counters.create_usage_counter("d")
     counter.increment_counter(counter_name="x", increment_by=2)
     with caplog.at_level(logging.WARNING, logger="usage_collection.usage_counters"):
@@ -119,14 +120,14 @@ def test_a_failed_write_keeps_the_counts_for_the_next_flush(tmp_path, clock, cap
     assert counters.pending() == {("d", "x", "count", "2025-04-10"): 5}
 
     missing_dir.parent.mkdir()
-    open_db(str(missing_dir)).conn.close()
+    open_db(str(missing_dir)).close()
     assert counters.flush() == 1
     assert rows(missing_dir)[0][5] == 5
     counters.close()
 
 
 def test_the_buffer_is_bounded_while_storage_fails(tmp_path, clock, caplog):
-    counters = UsageCounters(clock, db_path=str(tmp_path / "no" / "db"), flush_interval_s=0, retries=0,
+    counters = UsageCounters(clock, storage=open_storage(str(tmp_path / "no" / "db")), flush_interval_s=0, retries=0,
                              max_buffered=2)
     counter = counters.create_usage_counter("d")
     with caplog.at_level(logging.WARNING, logger="usage_collection.usage_counters"):
@@ -140,55 +141,51 @@ def test_the_buffer_is_bounded_while_storage_fails(tmp_path, clock, caplog):
     counters.close()
 
 
-def test_a_flush_thread_writes_without_being_asked_and_close_stops_it(db, db_path, clock):
-    counters = UsageCounters(clock, db_path=str(db_path), flush_interval_s=0.05)
+def test_a_flush_thread_writes_without_being_asked_and_close_stops_it(db, db_url, clock):
+    counters = UsageCounters(clock, storage=open_storage(db_url), flush_interval_s=0.05)
     assert not usage_threads()  # no thread before the first increment
     counters.create_usage_counter("d").increment_counter(counter_name="tick")
     assert any(t.name == "usage-collection-counters-flush" for t in usage_threads())
     deadline = time.monotonic() + 5
-    while not rows(db_path) and time.monotonic() < deadline:
+    while not rows(db_url) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert rows(db_path)[0][:6] == ("d", "tick", "count", "server", "2025-04-10", 1)
+    assert rows(db_url)[0][:6] == ("d", "tick", "count", "server", "2025-04-10", 1)
     counters.close()
     assert not usage_threads()
 
 
-def test_close_writes_what_is_left(db, db_path, clock):
-    counters = UsageCounters(clock, db_path=str(db_path), flush_interval_s=60)
+def test_close_writes_what_is_left(db, db_url, clock):
+    counters = UsageCounters(clock, storage=open_storage(db_url), flush_interval_s=60)
     counter = counters.create_usage_counter("d")
     counter.increment_counter(counter_name="last", increment_by=9)
     started = time.monotonic()
     counters.close()
     assert time.monotonic() - started < 2  # stopping does not wait for the 60 s interval
-    assert rows(db_path)[0][5] == 9
+    assert rows(db_url)[0][5] == 9
     counters.close()  # idempotent
 
 
-def test_counters_created_before_init_app_are_written_to_the_apps_database(db_path, clock):
+def test_counters_created_before_init_app_are_written_to_the_apps_database(db_url, clock):
     from flask import Flask
 
     usage = UsageCollection(clock=clock)
     early = usage.create_usage_counter("early_plugin")
     early.increment_counter(counter_name="imported")
     app = Flask("counters_test")
-    app.config.update(USAGE_DB=str(db_path), USAGE_ROLLUP_INTERVAL_S=0)
+    app.config.update(USAGE_DB=db_url, USAGE_ROLLUP_INTERVAL_S=0)
     usage.init_app(app)
     assert usage.get_usage_counter_by_domain_id("early_plugin") is early
     early.increment_counter(counter_name="imported")
     with pytest.raises(ValueError, match='Usage counter set "early_plugin" already exists.'):
         usage.create_usage_counter("early_plugin")
     app.extensions["usage_collection"].close()
-    assert rows(db_path)[0][:6] == ("early_plugin", "imported", "count", "server", "2025-04-10", 2)
+    assert rows(db_url)[0][:6] == ("early_plugin", "imported", "count", "server", "2025-04-10", 2)
 
 
 def test_flushed_counters_reach_the_usage_counters_collector(app):
     state = app.extensions["usage_collection"]
     state.usage_counters.create_usage_counter("reports").increment_counter(counter_name="pdf", increment_by=2)
     state.usage_counters.flush()
-    database = state.connect()
-    try:
-        usage = state.collector_set.to_object(state.bulk_fetch(database, only_usage=True))
-    finally:
-        database.conn.close()
+    usage = state.collector_set.to_object(state.bulk_fetch(only_usage=True))
     assert [(e["domainId"], e["counterName"], e["total"]) for e in usage["usage_counters"]["dailyEvents"]] == [
         ("reports", "pdf", 2)]

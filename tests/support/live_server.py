@@ -23,14 +23,14 @@ def free_port() -> int:
 class LiveServer:
     """Starts, stops, kills and restarts one server process on a fixed port and database."""
 
-    def __init__(self, db_path: Path, *, workers: int = 1, env: dict[str, str] | None = None,
+    def __init__(self, db_path: Path | str, *, workers: int = 1, env: dict[str, str] | None = None,
                  log_path: Path | None = None, demo: bool = False) -> None:
         self.db_path = db_path
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "USAGE_DB": str(db_path), **(env or {})}
-        self.log_path = log_path or db_path.with_suffix(".log")
+        self.log_path = log_path or Path(db_path).with_suffix(".log")
         self.demo = demo
         self.process: subprocess.Popen[bytes] | None = None
 

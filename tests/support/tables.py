@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
+from usage_collection.storage import TABLES, Storage, open_storage
+
 # Tables that hold no usage data: schema bookkeeping and the instance id.
-NOT_DATA = {"meta", "sqlite_sequence"}
+NOT_DATA = {"meta", "schema_version"}
 
 
-def data_row_counts(db_path: Path | str) -> dict[str, int]:
-    """``{table: rows}`` for every table of the schema except bookkeeping ones."""
-    conn = sqlite3.connect(db_path)
+def data_row_counts(db: Storage | Path | str) -> dict[str, int]:
+    """``{table: rows}`` for every table of the schema except bookkeeping ones; ``db`` is a
+    ``Storage``, a SQLite file path or a PostgreSQL URL."""
+    storage = db if isinstance(db, Storage) else open_storage(str(db))
     try:
-        names = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        return {name: conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]
-                for name in names if name not in NOT_DATA and not name.startswith("sqlite_")}
+        return {name: storage.query(f"SELECT COUNT(*) FROM {name}")[0][0] for name in TABLES if name not in NOT_DATA}
     finally:
-        conn.close()
+        if storage is not db:
+            storage.close()
 
 
-def stored_nothing(db_path: Path | str) -> bool:
-    counts = data_row_counts(db_path)
-    assert counts, "no data tables found: wrong database file?"
+def stored_nothing(db: Storage | Path | str) -> bool:
+    counts = data_row_counts(db)
+    assert counts, "no data tables found: wrong database?"
     return not any(counts.values())

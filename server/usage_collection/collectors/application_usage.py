@@ -54,18 +54,8 @@ def _empty(app_id: str, view_id: str) -> dict[str, Any]:
     return entry
 
 
-def _daily_sums(days: tuple[int, ...]) -> str:
-    windows = "".join(f", SUM(CASE WHEN day >= ? THEN number_of_clicks ELSE 0 END)"
-                      f", SUM(CASE WHEN day >= ? THEN minutes_on_screen ELSE 0 END)" for _ in days)
-    return (f"SELECT app_id, view_id, SUM(number_of_clicks), SUM(minutes_on_screen){windows} "
-            "FROM application_usage_daily GROUP BY app_id, view_id")
-
-
-_DAILY_SUMS = _daily_sums(WINDOWS)
-
-
 def fetch_application_usage(context: FetchContext) -> dict[str, Any]:
-    conn = context.db.conn
+    storage = context.storage
     entries: dict[tuple[str, str], dict[str, Any]] = {}
 
     def entry_for(app_id: str, view_id: str) -> dict[str, Any]:
@@ -75,14 +65,13 @@ def fetch_application_usage(context: FetchContext) -> dict[str, Any]:
             entry = entries[app_id, view_id] = _empty(app_id, view_id)
         return entry
 
-    for app_id, view_id, minutes, clicks in conn.execute(
-            "SELECT app_id, view_id, minutes_on_screen, number_of_clicks FROM application_usage_totals"):
+    for app_id, view_id, minutes, clicks in storage.application_usage_totals():
         entry = entry_for(app_id, view_id)
         entry["clicks_total"] += clicks
         entry["minutes_on_screen_total"] += minutes
-    # Summed by SQLite per (app, view): one row each instead of one per day.
-    since = [first_day_within(context.now, days) for days in WINDOWS for _ in ("clicks", "minutes")]
-    for app_id, view_id, clicks, minutes, *windows in conn.execute(_DAILY_SUMS, since):
+    # Summed by the database per (app, view): one row each instead of one per day.
+    since = [first_day_within(context.now, days) for days in WINDOWS]
+    for app_id, view_id, clicks, minutes, *windows in storage.application_usage_sums(since):
         entry = entry_for(app_id, view_id)
         entry["clicks_total"] += clicks
         entry["minutes_on_screen_total"] += minutes

@@ -33,8 +33,11 @@ def always_ready() -> bool:
 class FetchContext(Mapping[str, Any]):
     """What a fetch receives, read-only like Kibana's frozen ``{esClient, soClient}``.
 
-    ``context.db`` (or ``context["db"]``) is a sqlite-utils ``Database``, ``context.now``
-    the clock's aware UTC datetime, ``context.settings`` the app's ``USAGE_*`` values.
+    ``context.storage`` is the app's ``Storage`` on either backend: read with
+    ``context.storage.query("SELECT ... WHERE x = ?", [value])`` (``?`` placeholders on
+    SQLite and PostgreSQL alike). ``context.db`` is a sqlite-utils ``Database`` on SQLite,
+    for collectors written before PostgreSQL, and ``None`` on PostgreSQL. ``context.now``
+    is the clock's aware UTC datetime, ``context.settings`` the app's ``USAGE_*`` values.
     """
 
     __slots__ = ("_values",)

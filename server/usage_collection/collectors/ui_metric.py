@@ -26,12 +26,11 @@ UI_METRIC_SCHEMA: Schema = {
 
 
 def fetch_ui_metric(context: FetchContext) -> dict[str, list[dict[str, Any]]]:
-    conn = context.db.conn
+    storage = context.storage
     output: dict[str, list[dict[str, Any]]] = {}
-    for app_name, event_name, count in conn.execute(
-            "SELECT app_name, event_name, count FROM ui_metric ORDER BY app_name, event_name"):
+    for app_name, event_name, count in storage.ui_metric_rows():
         output.setdefault(app_name, []).append({"key": event_name, "value": count})
-    for key, user_agent in conn.execute("SELECT key, user_agent FROM user_agents ORDER BY key, user_agent"):
+    for key, user_agent in storage.user_agent_rows():
         output.setdefault(key, []).append({"key": user_agent.replace("/", "-"), "value": 1})
     return output
 

@@ -44,10 +44,7 @@ def daily_events(context: FetchContext, source: str, domain: str, name: str) -> 
     rewritten in Python."""
     days = int(context.settings.get(REPORT_DAYS_SETTING, DEFAULT_REPORT_DAYS))
     since = first_day_within(context.now, days)
-    rows = context.db.conn.execute(
-        "SELECT domain_id, counter_name, counter_type, updated_at, day || 'T00:00:00Z', count FROM usage_counters "
-        "WHERE source = ? AND day >= ? AND count >= 1 ORDER BY day, domain_id, counter_name, counter_type",
-        (source, since)).fetchall()
+    rows = context.storage.daily_counter_rows(source, since)
     keys = (domain, name, "counterType", "lastUpdatedAt", "fromTimestamp", "total")
     events = list(map(dict, map(zip, repeat(keys), rows)))
     for event in events:

@@ -1,4 +1,8 @@
-"""``GET /api/status``: a cheap liveness answer for load balancers and the test harness."""
+"""``GET /api/status``: a cheap liveness answer for load balancers and the test harness.
+
+``green`` (200) when the database answers, ``red`` with 503 and the reason when it does not
+(a corrupt file, an unreachable PostgreSQL), so a load balancer takes the host out.
+"""
 
 from __future__ import annotations
 
@@ -14,5 +18,10 @@ blueprint = Blueprint("usage_status", __name__)
 @blueprint.get("/api/status")
 def status() -> ResponseReturnValue:
     state = get_state()
-    return jsonify({"name": state.settings["USAGE_SERVICE_NAME"], "uuid": state.instance_uuid,
-                    "version": __version__, "status": "green"})
+    problem = state.storage.health()
+    body = {"name": state.settings["USAGE_SERVICE_NAME"], "uuid": state.instance_uuid,
+            "version": __version__, "status": "green" if problem is None else "red"}
+    if problem is not None:
+        body["reason"] = f"database: {problem}"
+        return jsonify(body), 503
+    return jsonify(body)

@@ -20,7 +20,6 @@ other deployments' browsers can post, strictly validated and size-limited::
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -29,6 +28,7 @@ from flask.typing import ResponseReturnValue
 
 from .. import limits
 from ..errors import ApiError, BadRequest, StorageUnavailable
+from ..storage import IntakeRefused, StorageError
 from ..extension import get_db, get_state
 from ..telemetry import intake, state as telemetry_state
 from ..telemetry.bodies import check_json_media_type, parse_body
@@ -118,7 +118,7 @@ def config_json() -> dict[str, Any]:
 def _storage(action: Any) -> Any:
     try:
         return action()
-    except sqlite3.Error as exc:
+    except StorageError as exc:
         raise StorageUnavailable(f"Storage is unavailable ({exc}); nothing was changed. Retry later.") from exc
 
 
@@ -201,7 +201,13 @@ def intake_snapshot() -> ResponseReturnValue:
         return Response(status=204)
     body, header = _intake_body()
     instance, payload = intake.validate_snapshot(body, header)
-    row = _storage(lambda: intake.store_snapshot(get_db(), instance, payload, get_state().clock()))
+    state = get_state()
+    try:
+        row = _storage(lambda: intake.store_snapshot(get_db(), instance, payload, state.clock(),
+                                                     request.remote_addr or "unknown", state.intake_caps))
+    except IntakeRefused as exc:  # a per-day cap: try tomorrow; the total cap: 507 until retention frees room
+        raise ApiError(507 if exc.full else 429, f"Snapshot refused: {exc}",
+                       None if exc.full else {"Retry-After": "3600"}) from None
     return jsonify(status="ok", id=row)
 
 

@@ -17,8 +17,8 @@ server's own or on ``USAGE_ALLOWED_ORIGINS`` (which also get CORS headers on thi
 from __future__ import annotations
 
 import re
-import sqlite3
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
@@ -28,8 +28,8 @@ from flask_cors import CORS
 from .. import limits
 from ..errors import ApiError, BadRequest, StorageUnavailable
 from ..extension import get_state
-from ..storage.ui_report import store_report
-from ..validation import Limits, parse_report
+from ..storage import KeyLimitHit, Pending, StorageError
+from ..validation import Limits, Report, parse_report
 
 REPORT_PATH = "/api/ui_counters/_report"
 XSRF_MESSAGE = "Request must contain a kbn-xsrf header."
@@ -61,30 +61,41 @@ def report() -> ResponseReturnValue:
     check_xsrf()
     check_media_type()
     dry_run = _flag("dry_run")
-    pool = state.pool
     client = request.remote_addr or "unknown"
     limited = not limits.is_exempt(client, settings)
     now = state.clock()
-    if limited:  # per-client abuse limits, shared by every worker (limits.py)
-        try:
-            with pool.connection() as db:
-                limits.check_rate(db, client, now, int(settings[limits.RATE_SETTING]))
-        except sqlite3.Error as exc:
-            raise StorageUnavailable(f"Storage is unavailable ({exc}); the report was not stored. Retry later.") from exc
+    if limited:  # per-client abuse limits, shared by every worker and host (limits.py)
+        with storage_errors():
+            limits.check_rate(state.storage, client, now, int(settings[limits.RATE_SETTING]))
     raw = read_body(int(settings["USAGE_MAX_BODY_BYTES"]))
     parsed = parse_report(raw, Limits.from_settings(settings))
     if dry_run:
         return jsonify(status="ok", dry_run=True)
-    key_limit = int(settings[limits.KEYS_SETTING]) if limited else 0
-    check = (lambda conn: limits.check_new_keys(conn, parsed, client, now, key_limit)) if key_limit > 0 else None
-    try:
-        with pool.connection() as db:
-            stored = store_report(db, parsed, now, check)
-    except sqlite3.Error as exc:  # locked past the busy timeout, read-only, corrupt, disk full...
-        raise StorageUnavailable(f"Storage is unavailable ({exc}); the report was not stored. Retry later.") from exc
-    if not stored:
+    return store_and_answer(parsed, client, limited)
+
+
+def store_and_answer(parsed: Report, client: str, limited: bool) -> ResponseReturnValue:
+    """Hand a validated report to this process's group commit and answer once it is committed
+    (every report route ends here)."""
+    state = get_state()
+    now = state.clock()
+    key_limit = int(state.settings[limits.KEYS_SETTING]) if limited else 0
+    with storage_errors():
+        outcome = state.group_commit.submit(Pending(parsed, now, client, key_limit))
+    if isinstance(outcome, KeyLimitHit):
+        raise limits.key_limit_exceeded(outcome, client, now)
+    if outcome == "duplicate":
         return jsonify(status="ok", duplicate=True)
     return jsonify(status="ok")
+
+
+@contextmanager
+def storage_errors(what: str = "the report was not stored") -> Iterator[None]:
+    """503 in the JSON error shape when the database fails: the client keeps its data and retries."""
+    try:
+        yield
+    except StorageError as exc:
+        raise StorageUnavailable(f"Storage is unavailable ({exc}); {what}. Retry later.") from exc
 
 
 def allowed_origins(app: Flask) -> list[str]:

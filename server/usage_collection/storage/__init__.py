@@ -1,5 +1,37 @@
-"""SQLite storage: plain functions that take the database as their first argument."""
+"""Storage: every SQL statement of the server, behind one interface with two backends.
 
-from .db import SCHEMA_VERSION, connect, migrate, transaction
+    storage = open_storage("usage.db")                      # SQLite (the default)
+    storage = open_storage("postgresql://user@db/usage")   # PostgreSQL, shared by many hosts
+    storage.migrate()
+    storage.store_report(report, now)
+"""
 
-__all__ = ["SCHEMA_VERSION", "connect", "migrate", "transaction"]
+from __future__ import annotations
+
+from .base import Storage
+from .connection import INT64_MAX
+from .core import StorageError
+from .reports import Caps, KeyLimitHit, Pending
+from .schema import SCHEMA_VERSION, TABLES, SchemaTooNew
+from .telemetry import IntakeCaps, IntakeRefused
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(url: str) -> bool:
+    return str(url).lower().startswith(POSTGRES_SCHEMES)
+
+
+def open_storage(url: str) -> Storage:
+    """The backend for ``url``: a ``postgresql://`` (or ``postgres://``) URL, else a file path."""
+    if is_postgres_url(url):
+        from .postgres import PostgresStorage
+
+        return PostgresStorage(str(url))
+    from .sqlite import SQLiteStorage
+
+    return SQLiteStorage(str(url))
+
+
+__all__ = ["INT64_MAX", "SCHEMA_VERSION", "TABLES", "Caps", "IntakeCaps", "IntakeRefused", "KeyLimitHit", "Pending",
+           "SchemaTooNew", "Storage", "StorageError", "is_postgres_url", "open_storage"]

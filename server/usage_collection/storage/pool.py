@@ -5,32 +5,28 @@ re-reads the schema and re-runs the PRAGMAs, loses the prepared statements, and 
 the last one open in any process, closing it checkpoints the WAL into the database file
 (with an fsync) and deletes the WAL. With two gunicorn workers that made storing a report
 cost four times the rest of the request (bench/receiver.py). A pool keeps a few
-connections per process and hands one to each request.
+connections per process and hands one to each caller.
 
-    pool = ConnectionPool(lambda: connect("usage.db"))
-    with pool.connection() as db:
-        store_report(db, report, now)
-
-A connection that raised ``sqlite3.Error`` is closed rather than reused. The pool notices a
-``fork`` (gunicorn ``--preload``) and never touches its parent's connections in the child.
+A connection that raised a database error is closed rather than reused. The pool notices
+a ``fork`` (gunicorn ``--preload``) and never touches its parent's connections in the
+child. PostgreSQL uses psycopg_pool instead (``storage/postgres.py``).
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-import sqlite_utils
+from .connection import Conn
 
 
 class ConnectionPool:
     """Up to ``keep`` idle connections, reused last-in first-out; safe across threads."""
 
-    def __init__(self, connect: Callable[[], sqlite_utils.Database], keep: int = 4) -> None:
+    def __init__(self, connect: Callable[[], Conn], keep: int = 4) -> None:
         self._connect = connect
         self._keep = keep
         self._lock = threading.Lock()
@@ -38,22 +34,19 @@ class ConnectionPool:
 
     def _reset(self) -> None:
         self._pid = os.getpid()
-        self._idle: list[sqlite_utils.Database] = []
+        self._idle: list[Conn] = []
         # Closed explicitly when the pool goes away or at exit, never left to the collector.
         weakref.finalize(self, _close_all, self._idle, self._pid)
 
     @contextmanager
-    def connection(self) -> Iterator[sqlite_utils.Database]:
-        db = self._take()
+    def connection(self) -> Iterator[Conn]:
+        conn = self._take()
         try:
-            yield db
-        except sqlite3.Error:
-            db.conn.close()  # locked, read-only, corrupt...: start afresh next time
+            yield conn
+        except BaseException as exc:
+            self.release(conn, broken=isinstance(exc, conn.errors))
             raise
-        except BaseException:
-            self._give(db)
-            raise
-        self._give(db)
+        self._give(conn)
 
     def close(self) -> None:
         """Close the idle connections (those in use are closed when given back)."""
@@ -62,18 +55,14 @@ class ConnectionPool:
             self._idle.clear()
         _close_all(idle, self._pid)
 
-    def acquire(self) -> sqlite_utils.Database:
-        """A connection for the caller to ``release`` (for per-request use, like Flask's ``g``)."""
-        return self._take()
-
-    def release(self, db: sqlite_utils.Database, broken: bool = False) -> None:
-        """Give a connection back; a ``broken`` one (it raised ``sqlite3.Error``) is closed."""
+    def release(self, conn: Conn, broken: bool = False) -> None:
+        """Give a connection back; a ``broken`` one (it raised a database error) is closed."""
         if broken:
-            db.conn.close()
+            conn.close()
         else:
-            self._give(db)
+            self._give(conn)
 
-    def _take(self) -> sqlite_utils.Database:
+    def _take(self) -> Conn:
         with self._lock:
             if self._pid != os.getpid():
                 self._reset()  # a forked child: the parent's connections are not ours to use
@@ -81,17 +70,17 @@ class ConnectionPool:
                 return self._idle.pop()
         return self._connect()
 
-    def _give(self, db: sqlite_utils.Database) -> None:
+    def _give(self, conn: Conn) -> None:
         with self._lock:
-            if len(self._idle) < self._keep:
-                self._idle.append(db)
+            if len(self._idle) < self._keep and self._pid == os.getpid():
+                self._idle.append(conn)
                 return
-        db.conn.close()
+        conn.close()
 
 
-def _close_all(connections: list[sqlite_utils.Database], pid: int) -> None:
+def _close_all(connections: list[Conn], pid: int) -> None:
     if os.getpid() != pid:
         return
-    for db in connections:
-        db.conn.close()
+    for conn in connections:
+        conn.close()
     connections.clear()

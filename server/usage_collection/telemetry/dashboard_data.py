@@ -19,8 +19,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-import sqlite_utils
-
+from ..storage import Storage
 from ..timeutil import utc_day
 from .intake import latest_opt_in_status, snapshots_per_day
 
@@ -56,30 +55,9 @@ def _capped(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return series[:MAX_SERIES - 1] + [{"name": OTHER, "data": [round(sum(values), 2) for values in zip(*rest)]}]
 
 
-_EVENTS_OF_APPS = """
-WITH totals AS (
-    SELECT domain_id, counter_name, SUM(count) AS total FROM usage_counters
-    WHERE source = 'ui' AND day >= ? AND domain_id IN ({apps}) GROUP BY domain_id, counter_name),
-ranked AS (
-    SELECT domain_id, counter_name, COUNT(*) OVER (PARTITION BY domain_id) AS events,
-           ROW_NUMBER() OVER (PARTITION BY domain_id ORDER BY total DESC, counter_name) AS rank FROM totals)
-SELECT u.domain_id, CASE WHEN r.events <= ? OR r.rank < ? THEN u.counter_name END, u.day, SUM(u.count)
-FROM ranked AS r CROSS JOIN usage_counters AS u ON u.domain_id = r.domain_id AND u.counter_name = r.counter_name
-WHERE +u.source = 'ui' AND +u.day >= ?
-GROUP BY 1, 2, 3
-"""
-# CROSS JOIN keeps ``ranked`` outside and the unary ``+`` keeps the (source, day) index out of
-# the inner loop, so each ranked event is looked up by the primary key (domain_id,
-# counter_name, ...): ~0.3 s at a year of data, where SQLite's own plan rescanned the whole
-# window for every ranked event (minutes).
-
-
-def _events_of_apps(db: sqlite_utils.Database, apps: list[str], days: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _events_of_apps(db: Storage, apps: list[str], days: list[str]) -> dict[str, list[dict[str, Any]]]:
     """Per app in ``apps``: its biggest events per day, the rest as ``other`` (last)."""
-    if not apps:
-        return {}
-    rows = db.conn.execute(_EVENTS_OF_APPS.format(apps=", ".join("?" * len(apps))),
-                           [days[0], *apps, MAX_SERIES, MAX_SERIES, days[0]]).fetchall()
+    rows = db.events_of_apps(apps, days[0], MAX_SERIES)
     named: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     other: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     for app, event, day, total in rows:
@@ -87,15 +65,10 @@ def _events_of_apps(db: sqlite_utils.Database, apps: list[str], days: list[str])
     return {app: _series(named[app], days) + _series(other[app], days) for app in apps if app in named}
 
 
-def ui_counter_data(db: sqlite_utils.Database, days: list[str]) -> dict[str, Any]:
-    per_app = _series(db.conn.execute(
-        "SELECT domain_id, day, SUM(count) FROM usage_counters WHERE source = 'ui' AND day >= ? "
-        "GROUP BY day, domain_id", [days[0]]), days)
+def ui_counter_data(db: Storage, days: list[str]) -> dict[str, Any]:
+    per_app = _series(db.ui_counts_per_app_day(days[0]), days)
     apps = [item["name"] for item in per_app]
-    top = db.conn.execute(
-        "SELECT domain_id, counter_name, counter_type, SUM(count) AS total FROM usage_counters "
-        "WHERE source = 'ui' AND day >= ? GROUP BY domain_id, counter_name, counter_type "
-        "ORDER BY total DESC, domain_id, counter_name, counter_type LIMIT ?", [days[0], TOP_EVENTS]).fetchall()
+    top = db.top_ui_events(days[0], TOP_EVENTS)
     return {
         "per_app": _capped(per_app),
         "apps": apps,
@@ -105,15 +78,10 @@ def ui_counter_data(db: sqlite_utils.Database, days: list[str]) -> dict[str, Any
     }
 
 
-def application_usage_data(db: sqlite_utils.Database, days: list[str]) -> dict[str, Any]:
-    main = db.conn.execute(
-        "SELECT app_id, day, SUM(minutes_on_screen), SUM(number_of_clicks) FROM application_usage_daily "
-        "WHERE view_id = 'main' AND day >= ? GROUP BY app_id, day", [days[0]]).fetchall()
+def application_usage_data(db: Storage, days: list[str]) -> dict[str, Any]:
+    main = db.main_view_usage_per_day(days[0])
     minutes = _series(((app, day, mins) for app, day, mins, _clicks in main), days)
-    views = db.conn.execute(
-        "SELECT app_id, view_id, SUM(minutes_on_screen) AS minutes, SUM(number_of_clicks) AS clicks "
-        "FROM application_usage_daily WHERE day >= ? GROUP BY app_id, view_id "
-        "ORDER BY minutes DESC, clicks DESC, app_id, view_id LIMIT ?", [days[0], TOP_VIEWS]).fetchall()
+    views = db.top_views(days[0], TOP_VIEWS)
     return {
         "minutes_per_day": _capped(minutes),
         "apps": [item["name"] for item in minutes],
@@ -124,14 +92,14 @@ def application_usage_data(db: sqlite_utils.Database, days: list[str]) -> dict[s
     }
 
 
-def intake_data(db: sqlite_utils.Database, now: datetime, days: list[str]) -> dict[str, Any]:
+def intake_data(db: Storage, now: datetime, days: list[str]) -> dict[str, Any]:
     rows = snapshots_per_day(db, now, len(days))
     series = _series([(row["instance"], row["day"], row["snapshots"]) for row in rows], days)
     return {"per_instance": series, "instances": len(series), "total": sum(row["snapshots"] for row in rows),
             "opt_in_status": latest_opt_in_status(db)}
 
 
-def dashboard_data(db: sqlite_utils.Database, now: datetime, days: int = DEFAULT_DAYS,
+def dashboard_data(db: Storage, now: datetime, days: int = DEFAULT_DAYS,
                    intake_enabled: bool = False) -> dict[str, Any]:
     """Everything the dashboard page draws, for the last ``days`` UTC days."""
     day_list = day_range(now, days)

@@ -19,11 +19,9 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlite_utils
-
 from ..errors import BadRequest
-from ..storage import transaction
-from ..timeutil import iso_timestamp, utc_day
+from ..storage import IntakeCaps, Storage
+from ..timeutil import utc_day
 from ..validation import js_type
 from .bodies import check_object
 
@@ -85,36 +83,22 @@ def validate_opt_in_status(body: Any, header_instance: str | None) -> tuple[str,
     return instance, body["opt_in_status"]
 
 
-def store_snapshot(db: sqlite_utils.Database, instance_uuid: str, payload: dict[str, Any], now: datetime) -> int:
-    """One row per received snapshot; returns its id."""
-    with transaction(db):
-        cursor = db.conn.execute(
-            "INSERT INTO telemetry_snapshots (instance_uuid, received_at, day, payload) VALUES (?, ?, ?, ?)",
-            [instance_uuid, iso_timestamp(now), utc_day(now), json.dumps(payload, separators=(",", ":"))])
-        return int(cursor.lastrowid or 0)
+def store_snapshot(storage: Storage, instance_uuid: str, payload: dict[str, Any], now: datetime,
+                   client: str = "", caps: IntakeCaps = IntakeCaps()) -> int:
+    """One row per received snapshot; its id. ``IntakeRefused`` past a cap."""
+    return storage.store_snapshot(instance_uuid, client, json.dumps(payload, separators=(",", ":")), now, caps)
 
 
-def store_opt_in_status(db: sqlite_utils.Database, instance_uuid: str, opted_in: bool, now: datetime) -> int:
-    with transaction(db):
-        cursor = db.conn.execute(
-            "INSERT INTO telemetry_opt_in_status (instance_uuid, received_at, opt_in_status) VALUES (?, ?, ?)",
-            [instance_uuid, iso_timestamp(now), int(opted_in)])
-        return int(cursor.lastrowid or 0)
+def store_opt_in_status(storage: Storage, instance_uuid: str, opted_in: bool, now: datetime) -> int:
+    return storage.store_opt_in_status(instance_uuid, opted_in, now)
 
 
-def snapshots_per_day(db: sqlite_utils.Database, now: datetime, days: int) -> list[dict[str, Any]]:
+def snapshots_per_day(storage: Storage, now: datetime, days: int) -> list[dict[str, Any]]:
     """``[{instance, day, snapshots}]`` for the last ``days`` UTC days, for the dashboard."""
-    first = utc_day(now - timedelta(days=days - 1))
-    rows = db.conn.execute(
-        "SELECT instance_uuid, day, COUNT(*) FROM telemetry_snapshots WHERE day >= ? "
-        "GROUP BY instance_uuid, day ORDER BY day, instance_uuid", [first]).fetchall()
+    rows = storage.snapshots_per_day(utc_day(now - timedelta(days=days - 1)))
     return [{"instance": instance, "day": day, "snapshots": count} for instance, day, count in rows]
 
 
-def latest_opt_in_status(db: sqlite_utils.Database) -> dict[str, bool]:
+def latest_opt_in_status(storage: Storage) -> dict[str, bool]:
     """Each reporting instance's most recent opt-in status."""
-    rows = db.conn.execute(
-        "SELECT instance_uuid, opt_in_status FROM telemetry_opt_in_status AS t WHERE id = "
-        "(SELECT MAX(id) FROM telemetry_opt_in_status WHERE instance_uuid = t.instance_uuid) "
-        "ORDER BY instance_uuid").fetchall()
-    return {instance: bool(status) for instance, status in rows}
+    return storage.latest_opt_in_status()

@@ -6,9 +6,9 @@ is set and the stored ``last_reported`` is older than a day minus two minutes. A
 is counted (``report_failure_count``) and the next attempt waits 2, 4, 8 ... 64 minutes.
 
 Several worker processes (gunicorn) each run a sender; they agree through the database:
-``tick`` claims the send in one ``BEGIN IMMEDIATE`` transaction by moving the shared
+``tick`` claims the send in one transaction (``Storage.claim_send``) by moving the shared
 ``telemetry_next_attempt_ms`` (in ``meta``) past the time a send can take, so exactly one
-process sends, and a failure's backoff holds for all of them and across restarts.
+process on one host sends, and a failure's backoff holds for all of them and across restarts.
 """
 
 from __future__ import annotations
@@ -21,14 +21,13 @@ import urllib.request
 from datetime import datetime
 from typing import Any, Callable
 
-import sqlite_utils
-
 from ..background import PeriodicTask
-from ..storage import transaction
+from ..storage import Storage
+from ..storage.telemetry import NEXT_ATTEMPT_KEY, StateRow
 from .state import (
     TelemetryConfig,
+    _stored,
     is_report_interval_expired,
-    read_state,
     record_send_failure,
     record_send_success,
     resolve_opt_in,
@@ -39,7 +38,6 @@ log = logging.getLogger("usage_collection.telemetry")
 CHECK_INTERVAL_S = 60.0
 RETRY_UNIT_MS = 60_000
 RETRY_CAP_FACTOR = 64
-NEXT_ATTEMPT_KEY = "telemetry_next_attempt_ms"
 
 Snapshot = list[dict[str, Any]]
 Poster = Callable[[str, bytes, dict[str, str], float], int]
@@ -88,10 +86,10 @@ def send_snapshot(url: str, snapshot: Snapshot, version: str, timeout: float, po
 class ServerSender:
     """Sends the snapshot from the server once a day while opted in; one ``tick`` per check."""
 
-    def __init__(self, connect: Callable[[], sqlite_utils.Database], config: TelemetryConfig,
+    def __init__(self, storage: Storage, config: TelemetryConfig,
                  build_snapshot: Callable[[], Snapshot], clock: Callable[[], datetime], *,
                  timeout: float = 10.0, post: Poster = post_json, interval_s: float = CHECK_INTERVAL_S) -> None:
-        self.connect = connect
+        self.storage = storage
         self.config = config
         self.build_snapshot = build_snapshot
         self.clock = clock
@@ -105,41 +103,34 @@ class ServerSender:
         """One check. Returns what happened: sent, failed, not-opted-in, no-url, not-due, waiting."""
         if not self.config.telemetry_url:
             return "no-url"
-        db = self.connect()
-        try:
-            claim = self._claim(db)
-            if claim != "claimed":
-                return claim
-            error = self._send()
-            now_ms = epoch_ms(self.clock())
-            if error is None:
-                record_send_success(db, now_ms)
-                self._set_next_attempt(db, None)
-                log.info("telemetry: snapshot sent to %s", self.config.telemetry_url)
-                return "sent"
-            failures = record_send_failure(db, self.config.version).report_failure_count
-            self._set_next_attempt(db, now_ms + retry_delay_ms(failures))
-            log.warning("telemetry: sending the snapshot to %s failed (%s); attempt %d, next in %d min",
-                        self.config.telemetry_url, error, failures, retry_delay_ms(failures) // 60_000)
-            return "failed"
-        finally:
-            db.conn.close()
-
-    def _claim(self, db: sqlite_utils.Database) -> str:
+        claim = self._claim()
+        if claim != "claimed":
+            return claim
+        error = self._send()
         now_ms = epoch_ms(self.clock())
-        with transaction(db):
-            stored = read_state(db)
+        if error is None:
+            record_send_success(self.storage, now_ms)
+            log.info("telemetry: snapshot sent to %s", self.config.telemetry_url)
+            return "sent"
+        failures = record_send_failure(self.storage, self.config.version,
+                                       lambda count: now_ms + retry_delay_ms(count)).report_failure_count
+        log.warning("telemetry: sending the snapshot to %s failed (%s); attempt %d, next in %d min",
+                    self.config.telemetry_url, error, failures, retry_delay_ms(failures) // 60_000)
+        return "failed"
+
+    def _claim(self) -> str:
+        now_ms = epoch_ms(self.clock())
+
+        def decide(row: StateRow) -> str | None:
+            stored = _stored(row)
             if resolve_opt_in(self.config, stored) is not True:
                 return "not-opted-in"
             if not is_report_interval_expired(stored.last_reported, now_ms):
                 return "not-due"
-            row = db.conn.execute("SELECT value FROM meta WHERE key = ?", [NEXT_ATTEMPT_KEY]).fetchone()
-            if row is not None and now_ms < int(row[0]):
-                return "waiting"
-            lease_ms = int(self.timeout * 1000) * 4 + 60_000  # a send in flight elsewhere holds this long
-            db.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                            "value = excluded.value", [NEXT_ATTEMPT_KEY, str(now_ms + lease_ms)])
-        return "claimed"
+            return None
+
+        lease_ms = int(self.timeout * 1000) * 4 + 60_000  # a send in flight elsewhere holds this long
+        return self.storage.claim_send(decide, now_ms, lease_ms)
 
     def _send(self) -> str | None:
         try:
@@ -148,14 +139,6 @@ class ServerSender:
             log.exception("telemetry: building the snapshot failed")
             return f"snapshot failed: {exc}"
         return send_snapshot(str(self.config.telemetry_url), snapshot, self.config.version, self.timeout, self.post)
-
-    def _set_next_attempt(self, db: sqlite_utils.Database, when_ms: int | None) -> None:
-        with transaction(db):
-            if when_ms is None:
-                db.conn.execute("DELETE FROM meta WHERE key = ?", [NEXT_ATTEMPT_KEY])
-            else:
-                db.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                                "value = excluded.value", [NEXT_ATTEMPT_KEY, str(when_ms)])
 
     # -- the thread ------------------------------------------------------------------------
     def start(self) -> "ServerSender":

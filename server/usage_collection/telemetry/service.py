@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlite_utils
 from flask import Flask
 
 from ..extension import UsageState, get_state
 from ..stats_payload import build_stats_payload
+from ..storage import Storage
 from .sender import ServerSender
 from .state import TelemetryConfig
 
@@ -29,7 +29,7 @@ def setup_telemetry(app: Flask) -> TelemetryConfig:
     config = TelemetryConfig.from_settings(state.settings)
     state.extras[CONFIG_KEY] = config
     if config.send_from == "server":
-        sender = ServerSender(state.connect, config, lambda: snapshot_with_own_connection(state), state.clock,
+        sender = ServerSender(state.storage, config, lambda: build_snapshot(state), state.clock,
                               timeout=float(state.settings["USAGE_TELEMETRY_TIMEOUT_S"]))
         state.extras[SENDER_KEY] = sender
 
@@ -45,19 +45,10 @@ def telemetry_config(app: Flask | None = None) -> TelemetryConfig:
     return get_state(app).extras[CONFIG_KEY]
 
 
-def build_snapshot(state: UsageState, db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def build_snapshot(state: UsageState, storage: Storage | None = None) -> list[dict[str, Any]]:
     """``[{clusterUuid, stats}]``: this instance's stats payload, unencrypted."""
-    stats = build_stats_payload(state, db, state.clock(), extended=True, legacy=True)
+    stats = build_stats_payload(state, storage or state.storage, state.clock(), extended=True, legacy=True)
     return [{"clusterUuid": state.instance_uuid, "stats": stats}]
-
-
-def snapshot_with_own_connection(state: UsageState) -> list[dict[str, Any]]:
-    """For the sender's thread, which has no request (and so no per-request connection)."""
-    db = state.connect()
-    try:
-        return build_snapshot(state, db)
-    finally:
-        db.conn.close()
 
 
 def opt_in_status_snapshot(instance_uuid: str, opted_in: bool) -> list[dict[str, Any]]:

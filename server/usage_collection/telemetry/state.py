@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-import sqlite_utils
-
-from ..storage import transaction
+from ..storage import Storage
+from ..storage.telemetry import StateRow
 from ..version import __version__
 
 REPORT_INTERVAL_MS = 86_400_000
@@ -144,11 +143,7 @@ def is_report_interval_expired(last_reported_ms: int | None, now_ms: int) -> boo
     return now_ms - last_reported_ms > REPORT_INTERVAL_MS - REPORT_INTERVAL_BUFFER_MS
 
 
-def read_state(db: sqlite_utils.Database) -> StoredState:
-    row = db.conn.execute(
-        "SELECT enabled, last_version_checked, last_reported, user_has_seen_notice, "
-        "report_failure_count, report_failure_version FROM telemetry_state WHERE id = 'telemetry'"
-    ).fetchone()
+def _stored(row: StateRow) -> StoredState:
     if row is None:
         return StoredState()
     enabled, version, last_reported, seen, failures, failure_version = row
@@ -157,41 +152,34 @@ def read_state(db: sqlite_utils.Database) -> StoredState:
                        report_failure_count=failures or 0, report_failure_version=failure_version)
 
 
-def update_state(db: sqlite_utils.Database, **columns: Any) -> StoredState:
+def read_state(storage: Storage) -> StoredState:
+    return _stored(storage.telemetry_state_row())
+
+
+def update_state(storage: Storage, **columns: Any) -> StoredState:
     """Upsert some columns of the one row, atomically, and return the new state."""
-    names = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
-    with transaction(db):
-        db.conn.execute(
-            f"INSERT INTO telemetry_state (id, {names}) VALUES ('telemetry', {marks}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}", list(columns.values()))
-        return read_state(db)
+    return _stored(storage.update_telemetry_state(**columns))
 
 
-def set_opt_in(db: sqlite_utils.Database, enabled: bool, version: str) -> StoredState:
+def set_opt_in(storage: Storage, enabled: bool, version: str) -> StoredState:
     """The admin chose: remember it and the version it was chosen at (Kibana's optIn route)."""
-    return update_state(db, enabled=int(enabled), last_version_checked=version)
+    return update_state(storage, enabled=int(enabled), last_version_checked=version)
 
 
-def mark_notice_seen(db: sqlite_utils.Database, version: str) -> StoredState:
+def mark_notice_seen(storage: Storage, version: str) -> StoredState:
     """The admin dismissed the notice (Kibana's userHasSeenNotice route)."""
-    return update_state(db, user_has_seen_notice=1, last_version_checked=version)
+    return update_state(storage, user_has_seen_notice=1, last_version_checked=version)
 
 
-def set_last_reported(db: sqlite_utils.Database, now_ms: int) -> StoredState:
-    return update_state(db, last_reported=now_ms)
+def set_last_reported(storage: Storage, now_ms: int) -> StoredState:
+    return update_state(storage, last_reported=now_ms)
 
 
-def record_send_success(db: sqlite_utils.Database, now_ms: int) -> StoredState:
-    return update_state(db, last_reported=now_ms, report_failure_count=0)
+def record_send_success(storage: Storage, now_ms: int) -> StoredState:
+    """Sent: remember when, reset the failures and any retry back-off."""
+    return _stored(storage.record_send_success(now_ms))
 
 
-def record_send_failure(db: sqlite_utils.Database, version: str) -> StoredState:
-    with transaction(db):
-        db.conn.execute(
-            "INSERT INTO telemetry_state (id, report_failure_count, report_failure_version) "
-            "VALUES ('telemetry', 1, ?) ON CONFLICT (id) DO UPDATE SET "
-            "report_failure_count = report_failure_count + 1, report_failure_version = excluded.report_failure_version",
-            [version])
-        return read_state(db)
+def record_send_failure(storage: Storage, version: str, next_attempt_ms: Callable[[int], int]) -> StoredState:
+    """One more failure; ``next_attempt_ms(failures)`` is when to try again."""
+    return _stored(storage.record_send_failure(version, next_attempt_ms))

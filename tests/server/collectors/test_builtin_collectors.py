@@ -26,7 +26,7 @@ from support.usage_rows import (
 
 
 def context(db, now=NOW, **settings):
-    return FetchContext(db, now, settings)
+    return FetchContext(None, now, settings, storage=db)
 
 
 def test_ui_metric_lists_events_per_app_and_user_agents_like_kibana(db):

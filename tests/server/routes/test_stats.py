@@ -70,7 +70,7 @@ def test_non_legacy_snake_cases_every_key_inside_usage(db_path):
     db = open_db(str(db_path))
     add_counter(db, "discover", "openDoc", kind="click", on=day(0), count=2)
     add_app_usage(db, "myApp", "main", day(0), 1.0, 3)
-    db.conn.close()
+    db.close()
     try:
         legacy = app.test_client().get("/api/stats?extended&legacy").json["usage"]
         snake = app.test_client().get("/api/stats?extended").json["usage"]

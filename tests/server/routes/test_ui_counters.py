@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -15,6 +14,7 @@ from flask import Flask
 
 from support.tables import data_row_counts, stored_nothing
 from usage_collection import UsageCollection
+from usage_collection.storage import open_storage
 
 URL = "/api/ui_counters/_report"
 XSRF = {"kbn-xsrf": "true"}
@@ -50,9 +50,9 @@ AU = "request body.report.application_usage.discover-main"
 UAP = "request body.report.userAgent.kibana-user_agent"
 
 
-def make_app(db_path: Path, **config: Any) -> Flask:
+def make_app(db_url: Path | str, **config: Any) -> Flask:
     app = Flask("ui_counters_test")
-    app.config.update({"TESTING": True, "USAGE_DB": str(db_path), "USAGE_ROLLUP_INTERVAL_S": 0,
+    app.config.update({"TESTING": True, "USAGE_DB": str(db_url), "USAGE_ROLLUP_INTERVAL_S": 0,
                        "USAGE_ALLOWED_ORIGINS": ["https://shop.example"], "USAGE_MAX_BODY_BYTES": 4096,
                        "USAGE_MAX_ENTRIES": 3, "USAGE_MAX_NAME_LENGTH": 40, **config})
     UsageCollection(app, clock=lambda: NOW)
@@ -60,18 +60,18 @@ def make_app(db_path: Path, **config: Any) -> Flask:
 
 
 @pytest.fixture
-def app(db_path: Path):
-    app = make_app(db_path)
+def app(db_url: str):
+    app = make_app(db_url)
     yield app
     app.extensions["usage_collection"].close()
 
 
-def rows(db_path: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db_path)
+def rows(db_url: Path | str, sql: str) -> list[tuple]:
+    storage = open_storage(str(db_url))
     try:
-        return conn.execute(sql).fetchall()
+        return storage.query(sql)
     finally:
-        conn.close()
+        storage.close()
 
 
 def body_with(change: Callable[[dict], None]) -> bytes:
@@ -240,7 +240,7 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize("body, headers, query, status, message",
                          [case[1:] for case in BAD_INPUT], ids=[case[0] for case in BAD_INPUT])
-def test_bad_input_is_refused_and_nothing_is_stored(client, db_path, body, headers, query, status, message):
+def test_bad_input_is_refused_and_nothing_is_stored(client, db_url, body, headers, query, status, message):
     headers = {"kbn-xsrf": "true", "Content-Type": "application/json"} if headers is None else {
         "Content-Type": "application/json", **headers}
     response = client.post(URL + query, data=body, headers=headers)
@@ -249,7 +249,7 @@ def test_bad_input_is_refused_and_nothing_is_stored(client, db_path, body, heade
     assert set(error) == {"statusCode", "error", "message"}
     assert error["statusCode"] == status
     assert error["message"].startswith(message), error["message"]
-    assert stored_nothing(db_path), data_row_counts(db_path)
+    assert stored_nothing(db_url), data_row_counts(db_url)
 
 
 def test_bad_input_ids_are_unique():
@@ -257,64 +257,64 @@ def test_bad_input_ids_are_unique():
     assert len(ids) == len(set(ids))
 
 
-def test_chunked_body_over_the_limit_is_refused_without_a_content_length(client, db_path):
+def test_chunked_body_over_the_limit_is_refused_without_a_content_length(client, db_url):
     body = b'{"report": {"reportId": "' + b"a" * 10_000 + b'"}}'
     response = client.post(URL, input_stream=io.BytesIO(body), headers={**XSRF, "Content-Type": "application/json"},
                            environ_overrides={"wsgi.input_terminated": True})
     assert response.status_code == 413
-    assert stored_nothing(db_path)
+    assert stored_nothing(db_url)
 
 
-def test_kibana_report_is_stored_as_kibana_stores_it(client, db_path):
+def test_kibana_report_is_stored_as_kibana_stores_it(client, db_url):
     response = client.post(URL, json=KIBANA_REPORT, headers=XSRF)
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok"}
-    assert rows(db_path, "SELECT id, app_name, event_name, count FROM ui_metric ORDER BY id") == [
+    assert rows(db_url, "SELECT id, app_name, event_name, count FROM ui_metric ORDER BY id") == [
         ("ui-metric:dashboards:dashboard_view", "dashboards", "dashboard_view", 1),
         ("ui-metric:discover:open_doc_flyout", "discover", "open_doc_flyout", 3),
     ]
-    assert rows(db_path, "SELECT domain_id, counter_name, counter_type, source, day, count FROM usage_counters "
+    assert rows(db_url, "SELECT domain_id, counter_name, counter_type, source, day, count FROM usage_counters "
                          "ORDER BY domain_id") == [
         ("dashboards", "dashboard_view", "loaded", "ui", DAY, 1),
         ("discover", "open_doc_flyout", "click", "ui", DAY, 3),
     ]
-    assert rows(db_path, "SELECT app_id, view_id, day, minutes_on_screen, number_of_clicks "
+    assert rows(db_url, "SELECT app_id, view_id, day, minutes_on_screen, number_of_clicks "
                          "FROM application_usage_daily ORDER BY view_id") == [
         ("discover", "doc_flyout", DAY, 0.41, 2),
         ("discover", "main", DAY, 2.5316, 7),
     ]
-    assert rows(db_path, "SELECT key, user_agent, first_seen, last_seen, reports FROM user_agents") == [
+    assert rows(db_url, "SELECT key, user_agent, first_seen, last_seen, reports FROM user_agents") == [
         ("kibana-user_agent", UA, "2025-04-10T23:30:00.000Z", "2025-04-10T23:30:00.000Z", 1)]
-    assert rows(db_path, "SELECT * FROM reports_seen") == []  # Kibana sends no reportId
+    assert rows(db_url, "SELECT * FROM reports_seen") == []  # Kibana sends no reportId
 
 
-def test_report_without_report_id_counts_every_time(client, db_path):
+def test_report_without_report_id_counts_every_time(client, db_url):
     for _ in range(2):
         assert client.post(URL, json=KIBANA_REPORT, headers=XSRF).get_json() == {"status": "ok"}
-    assert rows(db_path, "SELECT SUM(count) FROM usage_counters") == [(8,)]
+    assert rows(db_url, "SELECT SUM(count) FROM usage_counters") == [(8,)]
 
 
-def test_duplicate_report_id_is_counted_once(client, db_path):
+def test_duplicate_report_id_is_counted_once(client, db_url):
     body = copy.deepcopy(KIBANA_REPORT)
     body["report"]["reportId"] = "4f1c2a9e0b7d4c55a1e3f0d2c6b8a917"
     assert client.post(URL, json=body, headers=XSRF).get_json() == {"status": "ok"}
     again = client.post(URL, json=body, headers=XSRF)
     assert again.status_code == 200
     assert again.get_json() == {"status": "ok", "duplicate": True}
-    assert rows(db_path, "SELECT SUM(count) FROM usage_counters") == [(4,)]
-    assert rows(db_path, "SELECT SUM(count) FROM ui_metric") == [(4,)]
-    assert rows(db_path, "SELECT reports FROM user_agents") == [(1,)]
-    assert rows(db_path, "SELECT SUM(number_of_clicks) FROM application_usage_daily") == [(9,)]
-    assert rows(db_path, "SELECT report_id, received_at FROM reports_seen") == [
+    assert rows(db_url, "SELECT SUM(count) FROM usage_counters") == [(4,)]
+    assert rows(db_url, "SELECT SUM(count) FROM ui_metric") == [(4,)]
+    assert rows(db_url, "SELECT reports FROM user_agents") == [(1,)]
+    assert rows(db_url, "SELECT SUM(number_of_clicks) FROM application_usage_daily") == [(9,)]
+    assert rows(db_url, "SELECT report_id, received_at FROM reports_seen") == [
         ("4f1c2a9e0b7d4c55a1e3f0d2c6b8a917", "2025-04-10T23:30:00.000Z")]
 
 
 @pytest.mark.parametrize("query", ["?dry_run=true", "?dry_run=1"])
-def test_dry_run_validates_and_stores_nothing(client, db_path, query):
+def test_dry_run_validates_and_stores_nothing(client, db_url, query):
     response = client.post(URL + query, json=KIBANA_REPORT, headers=XSRF)
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok", "dry_run": True}
-    assert stored_nothing(db_path)
+    assert stored_nothing(db_url)
     bad = client.post(URL + query, json={"report": {"foo": 1}}, headers=XSRF)
     assert bad.status_code == 400
 
@@ -327,20 +327,20 @@ def test_dry_run_validates_and_stores_nothing(client, db_path, query):
     pytest.param({"Origin": "https://shop.example"}, id="allow-listed-origin"),
     pytest.param({"Origin": "HTTPS://Shop.Example/"}, id="allow-listed-origin-other-case"),
 ])
-def test_writes_allowed_by_header_or_origin(client, db_path, headers):
+def test_writes_allowed_by_header_or_origin(client, db_url, headers):
     response = client.post(URL, json=KIBANA_REPORT, headers=headers)
     assert response.status_code == 200, response.get_json()
-    assert rows(db_path, "SELECT SUM(count) FROM ui_metric") == [(4,)]
+    assert rows(db_url, "SELECT SUM(count) FROM ui_metric") == [(4,)]
 
 
 @pytest.mark.parametrize("content_type", ["text/plain;charset=UTF-8", "application/json; charset=utf-8", None])
-def test_beacon_text_plain_and_untyped_bodies_are_accepted(client, db_path, content_type):
+def test_beacon_text_plain_and_untyped_bodies_are_accepted(client, db_url, content_type):
     headers = {"Origin": "http://localhost"}
     if content_type:
         headers["Content-Type"] = content_type
     response = client.post(URL, data=json.dumps(KIBANA_REPORT), headers=headers)
     assert response.status_code == 200, response.get_json()
-    assert rows(db_path, "SELECT SUM(count) FROM ui_metric") == [(4,)]
+    assert rows(db_url, "SELECT SUM(count) FROM ui_metric") == [(4,)]
 
 
 def test_cors_preflight_for_an_allow_listed_origin(client):
@@ -376,26 +376,27 @@ def test_no_cors_at_all_without_an_allow_list(tmp_path):
     app.extensions["usage_collection"].close()
 
 
-def test_storage_failure_is_503_and_nothing_is_half_stored(client, db_path):
-    """A write failing half-way (here the user agent upsert) rolls the whole report back."""
-    conn = sqlite3.connect(db_path)
-    conn.execute("CREATE TRIGGER refuse_agents BEFORE INSERT ON user_agents BEGIN SELECT RAISE(ABORT, 'disk says no'); END")
-    conn.commit()
+def test_storage_failure_is_503_and_nothing_is_half_stored(client, db_url):
+    """A write failing half-way (the user agent upsert, its table gone) rolls the whole report back."""
+    storage = open_storage(db_url)
+    storage.execute("ALTER TABLE user_agents RENAME TO user_agents_gone")
     body = copy.deepcopy(KIBANA_REPORT)
     body["report"]["reportId"] = "retry-me"
     response = client.post(URL, json=body, headers=XSRF)
     assert response.status_code == 503
-    assert response.get_json()["message"].startswith("Storage is unavailable (disk says no)")
-    assert stored_nothing(db_path), data_row_counts(db_path)
-
-    conn.execute("DROP TRIGGER refuse_agents")
-    conn.commit()
-    conn.close()
+    assert response.get_json()["message"].startswith("Storage is unavailable (")
+    assert "user_agents" in response.get_json()["message"]
+    storage.execute("ALTER TABLE user_agents_gone RENAME TO user_agents")
+    assert stored_nothing(storage), data_row_counts(storage)
+    storage.close()
     assert client.post(URL, json=body, headers=XSRF).get_json() == {"status": "ok"}  # the retry counts
-    assert rows(db_path, "SELECT SUM(count) FROM ui_metric") == [(4,)]
+    assert rows(db_url, "SELECT SUM(count) FROM ui_metric") == [(4,)]
 
 
-def test_corrupt_database_file_is_503(client, db_path):
+def test_corrupt_database_file_is_503(db_path):
+    client = make_app(db_path).test_client()
+    # closed first: closing the last connection checkpoints the WAL into the file, which would mend it
+    client.application.extensions["usage_collection"].storage.close()
     db_path.write_bytes(b"this is not a database" * 500)
     for suffix in ("-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)
@@ -403,3 +404,6 @@ def test_corrupt_database_file_is_503(client, db_path):
     assert response.status_code == 503
     assert "file is not a database" in response.get_json()["message"]
     assert client.post(URL + "?dry_run=true", json=KIBANA_REPORT, headers=XSRF).status_code == 200
+    status = client.get("/api/status")
+    assert status.status_code == 503
+    assert status.get_json()["status"] == "red" and "file is not a database" in status.get_json()["reason"]

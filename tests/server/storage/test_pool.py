@@ -7,22 +7,22 @@ import threading
 
 import pytest
 
-from usage_collection import storage
 from usage_collection.storage.pool import ConnectionPool
+from usage_collection.storage.sqlite import SQLiteStorage
 
 
 @pytest.fixture
 def pool(db_path):
     opened = []
+    sqlite = SQLiteStorage(str(db_path))
+    sqlite.migrate()
+    sqlite.close()
 
     def connect():
-        db = storage.connect(str(db_path))
+        db = sqlite._connect()
         opened.append(db)
         return db
 
-    db = storage.connect(str(db_path))
-    storage.migrate(db)
-    db.conn.close()
     pool = ConnectionPool(connect, keep=2)
     pool.opened = opened
     yield pool
@@ -31,7 +31,7 @@ def pool(db_path):
 
 def is_open(db) -> bool:
     try:
-        db.conn.execute("SELECT 1")
+        db.raw.execute("SELECT 1")
     except sqlite3.ProgrammingError:
         return False
     return True
@@ -39,10 +39,10 @@ def is_open(db) -> bool:
 
 def test_a_connection_is_reused_by_the_next_request(pool):
     with pool.connection() as first:
-        first.conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+        first.raw.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
     with pool.connection() as second:
         assert second is first
-        assert second.conn.execute("SELECT value FROM meta WHERE key = 'k'").fetchone() == ("v",)
+        assert second.raw.execute("SELECT value FROM meta WHERE key = 'k'").fetchone() == ("v",)
     assert len(pool.opened) == 1
 
 
@@ -67,7 +67,7 @@ def test_concurrent_requests_get_their_own_connections_and_at_most_keep_stay_ope
 def test_a_connection_that_raised_a_database_error_is_closed_not_reused(pool):
     with pytest.raises(sqlite3.OperationalError):
         with pool.connection() as broken:
-            broken.conn.execute("SELECT * FROM no_such_table")
+            broken.raw.execute("SELECT * FROM no_such_table")
     assert not is_open(broken)
     with pool.connection() as fresh:
         assert fresh is not broken

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -12,6 +11,7 @@ from flask import Flask
 
 from support.usage_rows import Clock
 from usage_collection import UsageCollection
+from usage_collection.storage import open_storage
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 XSRF = {"kbn-xsrf": "test"}
@@ -23,14 +23,23 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., Flask]]:
-    """``make_app(USAGE_X=...)``: a fresh app on this test's database (the same file each call,
-    so a second app plays the same deployment after a restart or upgrade)."""
+def make_app(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock,
+             db_url: str) -> Iterator[Callable[..., Flask]]:
+    """``make_app(USAGE_X=...)``: a fresh app on this test's database (the same one each call,
+    so a second app plays the same deployment after a restart or upgrade); another
+    ``db_name`` is another deployment's database, on the same backend."""
     apps: list[Flask] = []
+    urls = {"telemetry.db": db_url}
+
+    def url_of(db_name: str) -> str:
+        if db_name not in urls:
+            urls[db_name] = (request.getfixturevalue("postgres_cluster").new_database()
+                             if db_url.startswith("postgresql://") else str(tmp_path / db_name))
+        return urls[db_name]
 
     def build(db_name: str = "telemetry.db", **config: Any) -> Flask:
         app = Flask("telemetry_test")
-        app.config.update({"TESTING": True, "USAGE_DB": str(tmp_path / db_name), "USAGE_ROLLUP_INTERVAL_S": 0,
+        app.config.update({"TESTING": True, "USAGE_DB": url_of(db_name), "USAGE_ROLLUP_INTERVAL_S": 0,
                            **config})
         UsageCollection(app, clock=clock)
         apps.append(app)
@@ -51,12 +60,12 @@ def client(app: Flask):
     return app.test_client()
 
 
-def table_rows(db_path: str | Path, table: str) -> list[tuple]:
-    conn = sqlite3.connect(db_path)
+def table_rows(db_url: str | Path, table: str) -> list[tuple]:
+    storage = open_storage(str(db_url))
     try:
-        return conn.execute(f'SELECT * FROM "{table}"').fetchall()
+        return storage.query(f'SELECT * FROM "{table}"')
     finally:
-        conn.close()
+        storage.close()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""The dashboard's data with more apps and events than a chart can show: SQLite's sums
-against a plain Python sum of the same rows, at most MAX_SERIES series per chart with the
+"""The dashboard's data with more apps and events than a chart can show: the database's sums
+(SQLite's and PostgreSQL's) against a plain Python sum of the same rows, at most MAX_SERIES series per chart with the
 rest in "other", and nothing lost from the totals."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from usage_collection.storage.db import connect, migrate
+from support.postgres import BACKENDS
+from usage_collection.storage import open_storage
 from usage_collection.telemetry.dashboard_data import (
     EVENT_APPS,
     MAX_SERIES,
@@ -25,12 +26,16 @@ NOW = datetime(2025, 6, 30, 12, tzinfo=timezone.utc)
 APPS, EVENTS, VIEWS, DAYS_STORED = 25, 12, 3, 40
 
 
-@pytest.fixture(scope="module")
-def stored(tmp_path_factory):
-    """Random counters and application usage over 40 days; returns (db, counter rows, usage rows)."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def stored(request, tmp_path_factory):
+    """Random counters and application usage over 40 days on each backend; returns (db, counter rows, usage rows)."""
     rng = random.Random(3)
-    db = connect(str(tmp_path_factory.mktemp("dash") / "dash.db"))
-    migrate(db)
+    if request.param == "sqlite":
+        url = str(tmp_path_factory.mktemp("dash") / "dash.db")
+    else:
+        url = request.getfixturevalue("postgres_cluster").new_database()
+    db = open_storage(url)
+    db.migrate()
     counters, usage = [], []
     for offset in range(DAYS_STORED):
         day = (NOW - timedelta(days=offset)).date().isoformat()
@@ -42,12 +47,13 @@ def stored(tmp_path_factory):
             for v in range(VIEWS):
                 usage.append((f"app{a:02d}", "main" if v == 0 else f"view{v}", day, round(rng.uniform(0, 60), 2),
                               rng.randint(0, 90)))
-    db.conn.executemany("INSERT INTO usage_counters (domain_id, counter_name, counter_type, source, day, count, "
-                        "updated_at) VALUES (?, ?, ?, ?, ?, ?, '2025-06-30T12:00:00.000Z')", counters)
-    db.conn.executemany("INSERT INTO application_usage_daily (app_id, view_id, day, minutes_on_screen, "
-                        "number_of_clicks, updated_at) VALUES (?, ?, ?, ?, ?, '2025-06-30T12:00:00.000Z')", usage)
+    with db.connection() as conn, conn.transaction():
+        conn.executemany("INSERT INTO usage_counters (domain_id, counter_name, counter_type, source, day, count, "
+                         "updated_at) VALUES (?, ?, ?, ?, ?, ?, '2025-06-30T12:00:00.000Z')", counters)
+        conn.executemany("INSERT INTO application_usage_daily (app_id, view_id, day, minutes_on_screen, "
+                         "number_of_clicks, updated_at) VALUES (?, ?, ?, ?, ?, '2025-06-30T12:00:00.000Z')", usage)
     yield db, counters, usage
-    db.conn.close()
+    db.close()
 
 
 def per_day(rows, days):

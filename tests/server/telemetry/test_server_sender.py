@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from usage_collection.storage import connect
+from usage_collection.storage import open_storage
 from usage_collection.telemetry.sender import ServerSender, epoch_ms
 from usage_collection.telemetry.service import SENDER_KEY, telemetry_config
 from usage_collection.telemetry.state import read_state
@@ -35,7 +35,7 @@ class RecordingPost:
 
 def make_sender(app, clock, post):
     state = app.extensions["usage_collection"]
-    return ServerSender(state.connect, telemetry_config(app),
+    return ServerSender(state.storage, telemetry_config(app),
                         lambda: [{"clusterUuid": state.instance_uuid, "stats": {"usage": {}}}], clock, post=post)
 
 
@@ -47,11 +47,7 @@ def opted_in_app(make_app):
 
 
 def stored(app):
-    db = connect(app.config["USAGE_DB"])
-    try:
-        return read_state(db)
-    finally:
-        db.conn.close()
+    return read_state(app.extensions["usage_collection"].storage)
 
 
 def test_sends_once_a_day_with_the_instance_and_version_headers(opted_in_app, clock):
@@ -132,7 +128,7 @@ def test_a_broken_snapshot_counts_as_a_failure(opted_in_app, clock):
     def broken():
         raise RuntimeError("collector set exploded")
 
-    sender = ServerSender(state.connect, telemetry_config(opted_in_app), broken, clock, post=RecordingPost())
+    sender = ServerSender(state.storage, telemetry_config(opted_in_app), broken, clock, post=RecordingPost())
     assert sender.tick() == "failed"
     assert stored(opted_in_app).report_failure_count == 1
 
@@ -158,9 +154,9 @@ def test_snapshot_reaches_a_second_server_once_a_day(make_app, clock, tmp_path: 
         app.extensions["usage_collection"].extras[SENDER_KEY].stop()  # this test is the clock
         app.test_client().post("/api/telemetry/v2/optIn", json={"enabled": True}, headers=XSRF)
         state = app.extensions["usage_collection"]
-        from usage_collection.telemetry.service import snapshot_with_own_connection
+        from usage_collection.telemetry.service import build_snapshot
 
-        sender = ServerSender(state.connect, telemetry_config(app), lambda: snapshot_with_own_connection(state),
+        sender = ServerSender(state.storage, telemetry_config(app), lambda: build_snapshot(state),
                               clock, timeout=5)
         outcomes = [sender.tick()]
         for _ in range(3):
@@ -169,11 +165,11 @@ def test_snapshot_reaches_a_second_server_once_a_day(make_app, clock, tmp_path: 
         clock.advance(hours=6)
         outcomes.append(sender.tick())
         assert outcomes == ["sent", "not-due", "not-due", "not-due", "sent"]
-        db = connect(str(intake.db_path))
+        db = open_storage(str(intake.db_path))
         try:
-            received = db.conn.execute("SELECT instance_uuid, payload FROM telemetry_snapshots").fetchall()
+            received = db.query("SELECT instance_uuid, payload FROM telemetry_snapshots")
         finally:
-            db.conn.close()
+            db.close()
         assert [row[0] for row in received] == [state.instance_uuid] * 2
         assert "ui_counters" in json.loads(received[0][1])["usage"]
     finally:

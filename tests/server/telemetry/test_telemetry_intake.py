@@ -22,8 +22,8 @@ def test_a_snapshot_is_stored_with_its_instance_and_day(client, app, rows, clock
     body = {"usage": {"ui_counters": {"dailyEvents": []}}, "clusterUuid": "other-in-body"}
     response = client.post(INTAKE, json=body, headers={HEADER: "abc-123", "X-Usage-Version": "1.3.0"})
     assert response.status_code == 200 and response.get_json()["status"] == "ok"
-    [(row_id, instance, received_at, day, payload)] = rows(app, "telemetry_snapshots")
-    assert (instance, day) == ("abc-123", "2026-03-02")
+    [(row_id, instance, received_at, day, payload, client, size)] = rows(app, "telemetry_snapshots")
+    assert (instance, day, client, size) == ("abc-123", "2026-03-02", "127.0.0.1", len(payload))
     assert received_at.startswith("2026-03-02T09:30:00")
     assert json.loads(payload) == body
 

@@ -126,13 +126,10 @@ def test_dashboard_data_without_data(client):
 def test_dashboard_data_sums_what_was_stored(app, clock):
     seed_usage(app.config["USAGE_DB"], clock.now, days=10, snapshots=True)
     state = app.extensions["usage_collection"]
-    db = state.connect()
-    try:
-        data = dashboard_data(db, clock.now, 7, intake_enabled=True)
-        total_7 = db.conn.execute("SELECT SUM(count) FROM usage_counters WHERE source = 'ui' AND day >= ?",
-                                  [(clock.now - timedelta(days=6)).date().isoformat()]).fetchone()[0]
-    finally:
-        db.conn.close()
+    db = state.storage
+    data = dashboard_data(db, clock.now, 7, intake_enabled=True)
+    total_7 = db.query("SELECT SUM(count) FROM usage_counters WHERE source = 'ui' AND day >= ?",
+                       [(clock.now - timedelta(days=6)).date().isoformat()])[0][0]
     ui = data["ui_counters"]
     assert ui["total"] == total_7 == sum(sum(series["data"]) for series in ui["per_app"])
     assert [series["name"] for series in ui["per_app"]][0] == "discover"  # biggest first

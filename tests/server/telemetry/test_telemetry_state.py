@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from usage_collection.storage import connect, migrate
+from usage_collection.storage import open_storage
 from usage_collection.telemetry.state import (
     StoredState,
     TelemetryConfig,
@@ -106,16 +106,16 @@ def test_config_reads_settings():
 
 
 def test_stored_state_round_trip(tmp_path):
-    db = connect(str(tmp_path / "t.db"))
-    migrate(db)
+    db = open_storage(str(tmp_path / "t.db"))
+    db.migrate()
     assert read_state(db) == StoredState()
     assert set_opt_in(db, False, V12) == StoredState(enabled=False, last_version_checked=V12)
     state = mark_notice_seen(db, V13)
     assert (state.enabled, state.user_has_seen_notice, state.last_version_checked) == (False, True, V13)
     assert set_last_reported(db, 123).last_reported == 123
-    assert record_send_failure(db, V13).report_failure_count == 1
-    assert record_send_failure(db, V13).report_failure_count == 2
+    assert record_send_failure(db, V13, lambda failures: 0).report_failure_count == 1
+    assert record_send_failure(db, V13, lambda failures: 0).report_failure_count == 2
     state = record_send_success(db, 456)
     assert (state.last_reported, state.report_failure_count, state.enabled) == (456, 0, False)
-    assert db.conn.execute("SELECT COUNT(*) FROM telemetry_state").fetchone()[0] == 1
-    db.conn.close()
+    assert db.query("SELECT COUNT(*) FROM telemetry_state") == [(1,)]
+    db.close()

@@ -11,19 +11,19 @@ from usage_collection import UsageCollection
 from usage_collection.collectors import FetchContext
 from usage_collection.collectors.application_usage import fetch_application_usage
 from usage_collection.settings import load_settings
-from usage_collection.storage.rollups import apply_counter_retention, roll_application_usage, run_rollups
+from usage_collection.rollups import apply_counter_retention, roll_application_usage, run_rollups
 from usage_collection.timeutil import iso_timestamp
 
 from support.usage_rows import NOW, Clock, add_app_total, add_app_usage, add_counter, day, db, no_leaked_threads  # noqa: F401
 
 
 def table(db, name):
-    return db.conn.execute(f"SELECT * FROM {name} ORDER BY 1, 2, 3").fetchall()
+    return db.query(f"SELECT * FROM {name} ORDER BY 1, 2, 3")
 
 
 def totals(db):
-    return db.conn.execute("SELECT app_id, view_id, minutes_on_screen, number_of_clicks FROM application_usage_totals "
-                           "ORDER BY app_id, view_id").fetchall()
+    return db.query("SELECT app_id, view_id, minutes_on_screen, number_of_clicks FROM application_usage_totals "
+                    "ORDER BY app_id, view_id")
 
 
 def test_days_older_than_keep_days_are_rolled_into_totals(db):
@@ -41,9 +41,9 @@ def test_the_collectors_totals_are_the_same_before_and_after_and_a_second_run_ch
     for days_ago, minutes, clicks in [(0, 1.0, 1), (30, 2.0, 2), (89, 4.0, 4), (90, 8.0, 8), (91, 16.0, 16), (365, 32.0, 32)]:
         add_app_usage(db, "app", "main", day(days_ago), minutes, clicks)
         add_app_usage(db, "app", "side", day(days_ago), minutes / 2, clicks)
-    before = fetch_application_usage(FetchContext(db, NOW))
+    before = fetch_application_usage(FetchContext(None, NOW, storage=db))
     assert roll_application_usage(db, NOW, 90) == (6, 2)
-    after = fetch_application_usage(FetchContext(db, NOW))
+    after = fetch_application_usage(FetchContext(None, NOW, storage=db))
     assert after == before
     assert before["app"]["clicks_total"] == 63 and before["app"]["clicks_90_days"] == 7
     snapshot = (table(db, "application_usage_daily"), totals(db))
@@ -83,39 +83,56 @@ def test_a_domain_with_its_own_retention_keeps_that_many_days(db):
 def test_run_rollups_does_everything_with_the_settings(db):
     add_app_usage(db, "app", "main", day(100), 1.0, 1)
     add_counter(db, "app", "event", on=day(100))
-    db.conn.execute("INSERT INTO reports_seen (report_id, received_at) VALUES ('old', ?), ('new', ?)",
-                    (iso_timestamp(NOW - timedelta(days=8)), iso_timestamp(NOW)))
+    db.execute("INSERT INTO reports_seen (report_id, received_at) VALUES ('old', ?), ('new', ?)",
+               (iso_timestamp(NOW - timedelta(days=8)), iso_timestamp(NOW)))
     add_intake_rows(db, days_ago=[400, 365, 364, 0])  # 365 days back is before noon 365 days ago
     summary = run_rollups(db, NOW, load_settings(environ={}))
     assert summary.as_dict() == {"application_usage_days_rolled": 1, "application_usage_totals_updated": 1,
-                                 "usage_counters_deleted": 1, "reports_seen_deleted": 1, "intake_rows_deleted": 4}
-    assert db.conn.execute("SELECT report_id FROM reports_seen").fetchall() == [("new",)]
-    assert db.conn.execute("SELECT day FROM telemetry_snapshots ORDER BY day").fetchall() == [(day(364),), (day(0),)]
+                                 "usage_counters_deleted": 1, "reports_seen_deleted": 1, "intake_rows_deleted": 4,
+                                 "skipped": False}
+    assert db.query("SELECT report_id FROM reports_seen") == [("new",)]
+    assert db.query("SELECT day FROM telemetry_snapshots ORDER BY day") == [(day(364),), (day(0),)]
+
+
+def test_a_run_skips_while_another_process_or_host_holds_the_lock(db, db_url):
+    from usage_collection.storage import open_storage
+
+    add_app_usage(db, "app", "main", day(100), 1.0, 1)
+    other_host = open_storage(db_url)
+    try:
+        with other_host.try_lock("rollups") as got:
+            assert got
+            assert run_rollups(db, NOW, load_settings(environ={})).skipped is True
+            assert table(db, "application_usage_daily") != []
+        summary = run_rollups(db, NOW, load_settings(environ={}))  # released: the next run does the work
+    finally:
+        other_host.close()
+    assert summary.skipped is False and summary.application_usage_days_rolled == 1
 
 
 def add_intake_rows(db, days_ago):
     """A snapshot and an opt-in change received at this time of day, ``days_ago`` days ago."""
     for days in days_ago:
         received = NOW - timedelta(days=days)
-        db.conn.execute("INSERT INTO telemetry_snapshots (instance_uuid, received_at, day, payload) "
-                        "VALUES ('i', ?, ?, '{}')", (iso_timestamp(received), day(days)))
-        db.conn.execute("INSERT INTO telemetry_opt_in_status (instance_uuid, received_at, opt_in_status) "
-                        "VALUES ('i', ?, 1)", (iso_timestamp(received),))
+        db.execute("INSERT INTO telemetry_snapshots (instance_uuid, received_at, day, payload) "
+                   "VALUES ('i', ?, ?, '{}')", (iso_timestamp(received), day(days)))
+        db.execute("INSERT INTO telemetry_opt_in_status (instance_uuid, received_at, opt_in_status) "
+                   "VALUES ('i', ?, 1)", (iso_timestamp(received),))
 
 
 def test_intake_rows_are_kept_for_ever_with_keep_days_0(db):
     add_intake_rows(db, days_ago=[3000, 0])
     summary = run_rollups(db, NOW, load_settings(environ={"USAGE_INTAKE_KEEP_DAYS": "0"}))
     assert summary.intake_rows_deleted == 0
-    assert db.conn.execute("SELECT COUNT(*) FROM telemetry_snapshots").fetchone() == (2,)
+    assert db.query("SELECT COUNT(*) FROM telemetry_snapshots") == [(2,)]
 
 
-def test_the_rollup_thread_runs_at_start_and_stops_on_close(db, db_path, no_leaked_threads):
+def test_the_rollup_thread_runs_at_start_and_stops_on_close(db, db_url, no_leaked_threads):
     from flask import Flask
 
     add_app_usage(db, "app", "main", day(100), 1.0, 1)
     app = Flask("rollups_test")
-    app.config.update(USAGE_DB=str(db_path), USAGE_ROLLUP_INTERVAL_S=60)
+    app.config.update(USAGE_DB=db_url, USAGE_ROLLUP_INTERVAL_S=60)
     UsageCollection(app, clock=Clock())
     state = app.extensions["usage_collection"]
     assert state.rollup_task is None  # lazily: nothing before the first request

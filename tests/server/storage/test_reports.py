@@ -1,36 +1,35 @@
-"""store_report and prune_seen_reports on a real SQLite file, with the clock passed in."""
+"""Storing reports (``storage/reports.py``) on each backend, with the clock passed in."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
 import pytest
-import sqlite_utils
 
 from support.tables import data_row_counts, stored_nothing
-from usage_collection import storage
-from usage_collection.storage.ui_report import prune_seen_reports, store_report, ui_metric_id
+from support.usage_rows import db  # noqa: F401
+from usage_collection.storage import StorageError
+from usage_collection.storage.reports import ui_metric_id
+from usage_collection.timeutil import iso_timestamp
 from usage_collection.validation import ApplicationUsage, Report, UiCounter, UserAgent
 
 NOW = datetime(2025, 4, 10, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def db(db_path) -> Iterator[sqlite_utils.Database]:
-    db = storage.connect(str(db_path))
-    storage.migrate(db)
-    yield db
-    db.conn.close()
+def store_report(db, report: Report, now: datetime) -> bool:
+    return db.store_report(report, now)
+
+
+def prune_seen_reports(db, now: datetime, keep_days: int) -> int:
+    return db.prune_seen_reports(iso_timestamp(now - timedelta(days=keep_days)))
 
 
 def counter(app: str, event: str, total: int, kind: str = "click") -> UiCounter:
     return UiCounter(app, event, kind, total, f"{app}-{kind}-{event}")
 
 
-def select(db: sqlite_utils.Database, sql: str) -> list[tuple]:
-    return db.conn.execute(sql).fetchall()
+def select(db, sql: str) -> list[tuple]:
+    return db.query(sql)
 
 
 def test_legacy_ui_metric_sums_types_and_usage_counters_keep_them(db):
@@ -73,11 +72,11 @@ def test_user_agents_count_reports_and_keep_first_seen(db):
         ("kibana-user_agent", "Mozilla/5.0", "2025-04-10T12:00:00.000Z", "2025-04-11T12:00:00.000Z", 2)]
 
 
-def test_zero_totals_store_nothing(db, db_path):
+def test_zero_totals_store_nothing(db):
     report = Report(ui_counters=(counter("discover", "open", 0),),
                     application_usage=(ApplicationUsage("discover", "main", 0.0, 0),))
     assert store_report(db, report, NOW) is True
-    assert stored_nothing(db_path), data_row_counts(db_path)
+    assert stored_nothing(db), data_row_counts(db)
 
 
 def test_duplicate_report_id_stores_nothing_the_second_time(db):
@@ -95,15 +94,18 @@ def test_a_report_bigger_than_one_statement_is_stored_whole(db):
     assert select(db, "SELECT COUNT(*), SUM(count) FROM ui_metric") == [(150, sum(range(1, 151)))]
 
 
-def test_a_failure_half_way_rolls_back_everything(db, db_path):
-    db.conn.execute("CREATE TRIGGER no_views BEFORE INSERT ON application_usage_daily "
-                    "BEGIN SELECT RAISE(ABORT, 'no room'); END")
+def test_a_failure_half_way_rolls_back_everything(db):
+    # a CHECK that fails on the last table written: everything before it must roll back
+    db.execute("ALTER TABLE user_agents RENAME TO user_agents_gone")
     report = Report(report_id="r1", ui_counters=(counter("discover", "open", 2),),
-                    application_usage=(ApplicationUsage("discover", "main", 1.0, 1),))
-    with pytest.raises(sqlite3.IntegrityError, match="no room"):
+                    application_usage=(ApplicationUsage("discover", "main", 1.0, 1),),
+                    user_agents=(UserAgent("k", "user_agent", "discover", "Mozilla/5.0"),))
+    with pytest.raises(StorageError, match="user_agents"):
         store_report(db, report, NOW)
-    assert stored_nothing(db_path), data_row_counts(db_path)
-    assert not db.conn.in_transaction
+    db.execute("ALTER TABLE user_agents_gone RENAME TO user_agents")
+    assert stored_nothing(db), data_row_counts(db)
+    # the connection is usable afterwards: the same report (same reportId) is stored now
+    assert store_report(db, report, NOW) is True
 
 
 def test_ui_metric_id_carries_the_saved_object_type():

@@ -1,0 +1,19 @@
+"""``Storage``: the one interface through which the server reads and writes.
+
+Routes, collectors, telemetry, limits and rollups call its methods; every SQL statement
+of the server lives in this package. Two backends implement it, ``SQLiteStorage`` (the
+embedded default) and ``PostgresStorage`` (any number of receiver hosts), and share the
+query code below, written once in SQL both engines run.
+"""
+
+from __future__ import annotations
+
+from .dashboard import DashboardReads
+from .reads import CollectorReads
+from .reports import ReportStore
+from .telemetry import TelemetryStore
+from .upkeep import Upkeep
+
+
+class Storage(ReportStore, CollectorReads, DashboardReads, TelemetryStore, Upkeep):
+    """Everything stored, behind methods; see the mixed-in modules for each part."""

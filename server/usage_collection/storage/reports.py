@@ -1,0 +1,346 @@
+"""Storing validated reports: Kibana's ``storeUiReport``, a batch at a time.
+
+``store_batch`` takes the reports of several concurrent requests (``group_commit.py``
+gathers them) and stores them in ONE transaction: a commit costs a disk flush, so one
+per report capped PostgreSQL at about 700 reports/s. Inside the batch:
+
+* a ``reportId`` seen before (in ``reports_seen``, or earlier in the same batch) stores
+  nothing and answers ``duplicate``: a beacon and its retry count once, on any host;
+* a client with a per-day key limit (``limits.py``) is checked in a savepoint, so a
+  report over its limit is refused (its reportId not kept) while the rest of the batch
+  is stored;
+* past the deployment's daily cap on new names (``USAGE_MAX_NEW_NAMES_PER_DAY``), the
+  entries naming something new are dropped and counted, while known names still count;
+* identical keys are summed in Python, then each table gets a few multi-row upserts.
+
+Every increment is ``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`` with the
+sum saturating at the int64 maximum, so concurrent processes and hosts never lose an
+increment and a count can never overflow into a REAL or an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+from ..timeutil import iso_timestamp, utc_day
+from ..validation import Report
+from .connection import INT64_MAX, Conn, saturating_add
+from .core import StorageCore
+
+UI_METRIC_ID_PREFIX = "ui-metric"
+CAP_DOMAIN = "usage_collection"
+"""Server usage counter domain under which the caps count what they dropped."""
+
+STORED = "stored"
+DUPLICATE = "duplicate"
+
+_CHUNK = 100  # rows per multi-row statement: well under both engines' parameter limits
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One request's report waiting for a batch: who sent it and their key limit (0: none)."""
+
+    report: Report
+    now: datetime
+    client: str | None = None
+    key_limit: int = 0
+
+
+@dataclass(frozen=True)
+class KeyLimitHit:
+    """The report would create ``count`` new names; its client created ``used`` today."""
+
+    count: int
+    used: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Caps on what the deployment stores (issue 11): 0 turns one off."""
+
+    new_names_per_day: int = 20_000
+    user_agents_per_key: int = 1_000
+    report_ids: int = 1_000_000
+
+
+Outcome = str | KeyLimitHit
+
+
+def ui_metric_id(app_name: str, event_name: str) -> str:
+    """The legacy ``ui-metric`` row id (Kibana's saved-object id, with its type as prefix)."""
+    return f"{UI_METRIC_ID_PREFIX}:{app_name}:{event_name}"
+
+
+_UPSERTS = {
+    "ui_metric": ("INSERT INTO ui_metric (id, app_name, event_name, count, updated_at) VALUES {rows} "
+                  "ON CONFLICT (id) DO UPDATE SET count = " + saturating_add("ui_metric", "count") +
+                  ", updated_at = excluded.updated_at", 5),
+    "usage_counters": ("INSERT INTO usage_counters (domain_id, counter_name, counter_type, source, day, count, "
+                       "updated_at) VALUES {rows} ON CONFLICT (domain_id, counter_name, counter_type, source, day) "
+                       "DO UPDATE SET count = " + saturating_add("usage_counters", "count") +
+                       ", updated_at = CASE WHEN excluded.updated_at > usage_counters.updated_at "
+                       "THEN excluded.updated_at ELSE usage_counters.updated_at END", 7),
+    "application_usage_daily": (
+        "INSERT INTO application_usage_daily (app_id, view_id, day, minutes_on_screen, number_of_clicks, "
+        "updated_at) VALUES {rows} ON CONFLICT (app_id, view_id, day) DO UPDATE SET "
+        "minutes_on_screen = application_usage_daily.minutes_on_screen + excluded.minutes_on_screen, "
+        "number_of_clicks = " + saturating_add("application_usage_daily", "number_of_clicks") +
+        ", updated_at = excluded.updated_at", 6),
+    "user_agents": ("INSERT INTO user_agents (key, user_agent, first_seen, last_seen, reports) VALUES {rows} "
+                    "ON CONFLICT (key, user_agent) DO UPDATE SET last_seen = excluded.last_seen, "
+                    "reports = " + saturating_add("user_agents", "reports"), 5),
+}
+
+
+def upsert(conn: Conn, table: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Add ``rows`` into ``table`` with multi-row upserts (one statement per chunk)."""
+    sql, width = _UPSERTS[table]
+    group = "(" + ", ".join(["?"] * width) + ")"
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start:start + _CHUNK]
+        conn.execute(sql.format(rows=", ".join([group] * len(chunk))), [value for row in chunk for value in row])
+
+
+# -- new names ---------------------------------------------------------------------------
+
+_KNOWN = {
+    "counters": ("SELECT DISTINCT domain_id, counter_name, counter_type FROM usage_counters WHERE source = 'ui' "
+                 "AND (domain_id, counter_name, counter_type) IN (VALUES {rows})", 3),
+    "views": ("SELECT app_id, view_id FROM application_usage_daily WHERE (app_id, view_id) IN (VALUES {rows}) "
+              "UNION SELECT app_id, view_id FROM application_usage_totals WHERE (app_id, view_id) IN (VALUES {rows})",
+              2),
+    "agents": ("SELECT key, user_agent FROM user_agents WHERE (key, user_agent) IN (VALUES {rows})", 2),
+}
+
+
+@dataclass
+class Keys:
+    """The names a report (or batch) would count under, by table."""
+
+    counters: set[tuple[str, str, str]]
+    views: set[tuple[str, str]]
+    agents: set[tuple[str, str]]
+
+    @classmethod
+    def of(cls, reports: Iterable[Report]) -> "Keys":
+        keys = cls(set(), set(), set())
+        for report in reports:
+            keys.counters.update((c.app_name, c.event_name, c.type) for c in report.ui_counters if c.total)
+            keys.views.update((u.app_id, u.view_id) for u in report.application_usage
+                              if u.minutes_on_screen or u.number_of_clicks)
+            keys.agents.update((a.key, a.user_agent) for a in report.user_agents)
+        return keys
+
+    def count(self) -> int:
+        return len(self.counters) + len(self.views) + len(self.agents)
+
+
+def new_keys(conn: Conn, keys: Keys) -> Keys:
+    """The subset of ``keys`` not stored yet."""
+    found = Keys(set(), set(), set())
+    for name, (sql, width) in _KNOWN.items():
+        wanted = sorted(getattr(keys, name))
+        known: set[Any] = set()
+        group = "(" + ", ".join(["?"] * width) + ")"
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            values = ", ".join([group] * len(chunk))
+            params = [value for row in chunk for value in row]
+            known.update(tuple(row) for row in conn.all(sql.format(rows=values), params * sql.count("{rows}")))
+        getattr(found, name).update(set(wanted) - known)
+    return found
+
+
+def _check_client_keys(conn: Conn, pending: Pending, day: str) -> KeyLimitHit | None:
+    """Record the names ``pending`` creates for its client today, or refuse past its limit."""
+    count = new_keys(conn, Keys.of([pending.report])).count()
+    if not count:
+        return None
+    client = pending.client or "unknown"
+    used = conn.one("SELECT new_keys FROM client_new_keys WHERE day = ? AND client = ?", [day, client]) or 0
+    if used + count > pending.key_limit:
+        return KeyLimitHit(count, used, pending.key_limit)
+    if not used:
+        conn.execute("DELETE FROM client_new_keys WHERE day < ?", [day])
+    conn.execute("INSERT INTO client_new_keys (day, client, new_keys) VALUES (?, ?, ?) ON CONFLICT (day, client) "
+                 "DO UPDATE SET new_keys = client_new_keys.new_keys + excluded.new_keys", [day, client, count])
+    return None
+
+
+class _Refused(Exception):
+    def __init__(self, hit: KeyLimitHit) -> None:
+        self.hit = hit
+
+
+class ReportStore(StorageCore):
+    """The write path: reports, the request-rate window, server usage counters."""
+
+    caps: Caps = Caps()
+    _ids_since_prune: int = 0
+
+    def store_report(self, report: Report, now: datetime) -> bool:
+        """One report in its own batch; ``False`` (nothing written) if its reportId was seen."""
+        return self.store_batch([Pending(report, now)])[0] == STORED
+
+    def store_batch(self, batch: Sequence[Pending]) -> list[Outcome]:
+        """Store ``batch`` in one transaction; one outcome per report, in order. Raises
+        ``StorageError`` (and nothing of the batch is stored) when the commit fails."""
+        outcomes: list[Outcome] = [STORED] * len(batch)
+        with self.connection() as conn, conn.transaction():
+            seen: set[str] = set()
+            accepted: list[Pending] = []
+            for index, pending in enumerate(batch):
+                outcome = self._admit(conn, pending, seen)
+                outcomes[index] = outcome
+                if outcome == STORED:
+                    accepted.append(pending)
+            if accepted:
+                self._add(conn, accepted)
+        self._ids_since_prune += len(seen)
+        if self.caps.report_ids and self._ids_since_prune >= max(1000, self.caps.report_ids // 100):
+            self._ids_since_prune = 0
+            self.cap_report_ids()
+        return outcomes
+
+    def _admit(self, conn: Conn, pending: Pending, seen: set[str]) -> Outcome:
+        report_id = pending.report.report_id
+        if report_id is not None and report_id in seen:
+            return DUPLICATE
+        if pending.key_limit <= 0:
+            if report_id is not None and not _remember(conn, report_id, pending.now):
+                return DUPLICATE
+            if report_id is not None:
+                seen.add(report_id)
+            return STORED
+        try:
+            with conn.transaction():  # a savepoint: a refused report leaves no trace
+                if report_id is not None and not _remember(conn, report_id, pending.now):
+                    return DUPLICATE
+                hit = _check_client_keys(conn, pending, utc_day(pending.now))
+                if hit is not None:
+                    raise _Refused(hit)
+        except _Refused as refused:
+            return refused.hit
+        if report_id is not None:
+            seen.add(report_id)
+        return STORED
+
+    def _add(self, conn: Conn, accepted: list[Pending]) -> None:
+        reports = [pending.report for pending in accepted]
+        dropped: Keys | None = None
+        if self.caps.new_names_per_day:
+            dropped = self._over_name_cap(conn, reports, utc_day(accepted[-1].now))
+        metrics: dict[str, list[Any]] = {}
+        counters: dict[tuple[str, str, str, str], list[Any]] = {}
+        usage: dict[tuple[str, str, str], list[Any]] = {}
+        agents: dict[tuple[str, str], list[Any]] = {}
+        for pending in accepted:
+            stamp, day = iso_timestamp(pending.now), utc_day(pending.now)
+            report = pending.report
+            for c in report.ui_counters:
+                if not c.total or (dropped and (c.app_name, c.event_name, c.type) in dropped.counters):
+                    continue
+                metric_id = ui_metric_id(c.app_name, c.event_name)
+                row = metrics.setdefault(metric_id, [metric_id, c.app_name, c.event_name, 0, stamp])
+                row[3], row[4] = min(row[3] + c.total, INT64_MAX), stamp
+                key = (c.app_name, c.event_name, c.type, day)
+                counter = counters.setdefault(key, [c.app_name, c.event_name, c.type, "ui", day, 0, stamp])
+                counter[5], counter[6] = min(counter[5] + c.total, INT64_MAX), stamp
+            for u in report.application_usage:
+                if not (u.minutes_on_screen or u.number_of_clicks):
+                    continue
+                if dropped and (u.app_id, u.view_id) in dropped.views:
+                    continue
+                entry = usage.setdefault((u.app_id, u.view_id, day), [u.app_id, u.view_id, day, 0.0, 0, stamp])
+                entry[3] += u.minutes_on_screen
+                entry[4] = min(entry[4] + u.number_of_clicks, INT64_MAX)
+                entry[5] = stamp
+            for pair in {(a.key, a.user_agent) for a in report.user_agents}:
+                if dropped and pair in dropped.agents:
+                    continue
+                agent = agents.setdefault(pair, [pair[0], pair[1], stamp, stamp, 0])
+                agent[3], agent[4] = stamp, agent[4] + 1
+        upsert(conn, "ui_metric", list(metrics.values()))
+        upsert(conn, "usage_counters", list(counters.values()))
+        upsert(conn, "application_usage_daily", list(usage.values()))
+        upsert(conn, "user_agents", list(agents.values()))
+        if agents and self.caps.user_agents_per_key:
+            _cap_user_agents(conn, {key for key, _agent in agents}, self.caps.user_agents_per_key)
+
+    def _over_name_cap(self, conn: Conn, reports: list[Report], day: str) -> Keys | None:
+        """Count the batch's new names against today's cap; the names past it, to drop."""
+        fresh = new_keys(conn, Keys.of(reports))
+        count = fresh.count()
+        if not count:
+            return None
+        used = conn.one("SELECT names FROM daily_new_names WHERE day = ?", [day]) or 0
+        room = max(0, self.caps.new_names_per_day - used)
+        allowed = min(room, count)
+        if allowed:
+            if not used:
+                conn.execute("DELETE FROM daily_new_names WHERE day < ?", [day])
+            conn.execute("INSERT INTO daily_new_names (day, names) VALUES (?, ?) ON CONFLICT (day) DO UPDATE SET "
+                         "names = daily_new_names.names + excluded.names", [day, allowed])
+        if allowed == count:
+            return None
+        # Keep the first ``allowed`` new names (in a stable order), drop the rest.
+        ordered = [("counters", key) for key in sorted(fresh.counters)] + \
+                  [("views", key) for key in sorted(fresh.views)] + [("agents", key) for key in sorted(fresh.agents)]
+        dropped = Keys(set(), set(), set())
+        for name, key in ordered[allowed:]:
+            getattr(dropped, name).add(key)
+        stamp = f"{day}T00:00:00.000Z"
+        _add_server_counters(conn, [(CAP_DOMAIN, "new_names_dropped", "count", day, count - allowed, stamp)])
+        return dropped
+
+    def cap_report_ids(self) -> int:
+        """Forget the oldest reportIds past ``caps.report_ids``; returns how many."""
+        if not self.caps.report_ids:
+            return 0
+        with self.connection() as conn, conn.transaction():
+            cutoff = conn.one("SELECT received_at FROM reports_seen ORDER BY received_at DESC LIMIT 1 OFFSET ?",
+                              [self.caps.report_ids])
+            if cutoff is None:
+                return 0
+            return conn.execute("DELETE FROM reports_seen WHERE received_at <= ?", [cutoff]).rowcount
+
+    def count_request(self, client: str, window_start: int, window_s: int) -> int:
+        """Count one request of ``client`` in the window starting at ``window_start``; the count so far."""
+        with self.connection() as conn, conn.transaction():
+            requests = conn.one("INSERT INTO client_requests (window_start, client, requests) VALUES (?, ?, 1) "
+                                "ON CONFLICT (window_start, client) DO UPDATE SET "
+                                "requests = client_requests.requests + 1 RETURNING requests", [window_start, client])
+            if requests == 1:  # first request of this client in this window: forget old windows
+                conn.execute("DELETE FROM client_requests WHERE window_start < ?", [window_start - window_s])
+        return int(requests)
+
+    def add_server_counters(self, rows: Sequence[tuple[str, str, str, str, int, str]]) -> None:
+        """Add server usage counters ``(domain, name, type, day, count, updated_at)`` in one transaction."""
+        with self.connection() as conn, conn.transaction():
+            _add_server_counters(conn, rows)
+
+
+def _remember(conn: Conn, report_id: str, now: datetime) -> bool:
+    """Keep ``report_id``; False when it was already there."""
+    return conn.execute("INSERT INTO reports_seen (report_id, received_at) VALUES (?, ?) "
+                        "ON CONFLICT (report_id) DO NOTHING", [report_id, iso_timestamp(now)]).rowcount == 1
+
+
+def _add_server_counters(conn: Conn, rows: Sequence[tuple[str, str, str, str, int, str]]) -> None:
+    upsert(conn, "usage_counters", [(d, n, t, "server", day, min(c, INT64_MAX), s) for d, n, t, day, c, s in rows])
+
+
+def _cap_user_agents(conn: Conn, keys: set[str], cap: int) -> None:
+    """Keep the ``cap`` most recently seen user agents of each key in ``keys``."""
+    marks = ", ".join(["?"] * len(keys))
+    for (key,) in conn.all(f"SELECT key FROM user_agents WHERE key IN ({marks}) GROUP BY key HAVING COUNT(*) > ?",
+                           [*sorted(keys), cap]):
+        conn.execute("DELETE FROM user_agents WHERE key = ? AND user_agent IN (SELECT user_agent FROM user_agents "
+                     "WHERE key = ? ORDER BY last_seen DESC, user_agent LIMIT -1 OFFSET ?)"
+                     if conn.dialect == "sqlite" else
+                     "DELETE FROM user_agents WHERE key = ? AND user_agent IN (SELECT user_agent FROM user_agents "
+                     "WHERE key = ? ORDER BY last_seen DESC, user_agent OFFSET ?)", [key, key, cap])
