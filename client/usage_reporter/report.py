@@ -19,6 +19,9 @@ REPORT_ID_MAX_LENGTH = 64
 # What a reportId may hold: ids are stored as keys and shown in logs, so no spaces or quotes.
 REPORT_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
 MAIN_VIEW_ID = "main"
+# The most one entry of one report may add (total, numberOfClicks, minutesOnScreen): the
+# server refuses more, so no sum of stored counts comes near int64.
+MAX_ENTRY_VALUE = 1000000000
 USER_AGENT_APP_NAME = "kibana"
 
 

@@ -6,10 +6,10 @@ same limits the receiver applies (a colon in an app name, names over 256 charact
 report built from accepted calls is never refused. Builtins only: no imports.
 """
 
-from .report import ui_counter_key
+from .report import MAX_ENTRY_VALUE, ui_counter_key
 
 MAX_NAME_LENGTH = 256  # the receiver's USAGE_MAX_NAME_LENGTH default
-MAX_COUNT = 9007199254740991  # 2**53 - 1: the largest integer a JS number holds exactly
+MAX_COUNT = MAX_ENTRY_VALUE  # what the server accepts for one entry of one report
 
 
 def describe(value):
@@ -81,7 +81,7 @@ def check_count(count):
     if count <= 0:
         raise ValueError("count must be at least 1 (got " + str(count) + "); counters only go up")
     if count > MAX_COUNT:
-        raise ValueError("count " + str(count) + " is too large; the limit is 2**53 - 1")
+        raise ValueError("count " + str(count) + " is too large; the limit is " + str(MAX_COUNT))
     return count
 
 

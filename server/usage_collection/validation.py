@@ -20,12 +20,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, NamedTuple
 
-from usage_reporter.report import ENTRY_FIELDS, REPORT_FIELDS, REPORT_ID_MAX_LENGTH, REPORT_VERSION, is_report_id
+from usage_reporter.report import (ENTRY_FIELDS, MAX_ENTRY_VALUE, REPORT_FIELDS, REPORT_ID_MAX_LENGTH, REPORT_VERSION,
+                                   is_report_id)
 
 from .errors import BadRequest
 
 USER_AGENT_MAX_LENGTH = 1024
-MAX_SAFE_INTEGER = 2**53 - 1
+# MAX_ENTRY_VALUE (10^9, from report.py): the most one entry of one report may add (total,
+# numberOfClicks, minutesOnScreen). Far above what a page counts between two flushes, small
+# enough that sums stay far from int64; stored counts also saturate there (storage/connection.py).
 REPORT_ID_CHARS = "A-Z a-z 0-9 . _ : -"
 _ROOT = "request body"
 _SHAPE_HINT = 'A report is posted as {"report": {"reportVersion": 3, "uiCounter": {...}}}.'
@@ -227,8 +230,8 @@ def _number(value: Any, path: str, name: str) -> int | float:
         raise _error(path, f"expected a finite number but got [{value}]")
     if value < 0:
         raise _error(path, "Value must be equal to or greater than [0].")
-    if value > MAX_SAFE_INTEGER:
-        raise _error(path, f"Value must be equal to or lower than [{MAX_SAFE_INTEGER}].")
+    if value > MAX_ENTRY_VALUE:
+        raise _error(path, f"Value must be equal to or lower than [{MAX_ENTRY_VALUE}].")
     if name in WHOLE_NUMBER_FIELDS:
         if kind is float:
             if not value.is_integer():

@@ -33,7 +33,7 @@ def clock():
 
 @pytest.fixture
 def service(db, db_url, clock):
-    counters = UsageCounters(clock, storage=open_storage(db_url), flush_interval_s=0, retry_base_delay_s=0.01)
+    counters = UsageCounters(clock, storage=db, flush_interval_s=0, retry_base_delay_s=0.01)
     yield counters
     counters.close()
 
@@ -97,11 +97,11 @@ def test_bad_arguments_are_logged_and_dropped_never_raised(service, caplog, kwar
     assert f"usage counter 'd': increment dropped: {reason}" in caplog.text
 
 
-def test_a_broken_clock_does_not_reach_the_caller(db_url, caplog):
+def test_a_broken_clock_does_not_reach_the_caller(db, caplog):
     def clock():
         raise RuntimeError("clock broke")
 
-    counters = UsageCounters(clock, storage=open_storage(db_url), flush_interval_s=0)
+    counters = UsageCounters(clock, storage=db, flush_interval_s=0)
     with caplog.at_level(logging.ERROR, logger="usage_collection.usage_counters"):
         counters.create_usage_counter("d").increment_counter(counter_name="x")
     assert "increment dropped" in caplog.text
@@ -142,7 +142,7 @@ def test_the_buffer_is_bounded_while_storage_fails(tmp_path, clock, caplog):
 
 
 def test_a_flush_thread_writes_without_being_asked_and_close_stops_it(db, db_url, clock):
-    counters = UsageCounters(clock, storage=open_storage(db_url), flush_interval_s=0.05)
+    counters = UsageCounters(clock, storage=db, flush_interval_s=0.05)
     assert not usage_threads()  # no thread before the first increment
     counters.create_usage_counter("d").increment_counter(counter_name="tick")
     assert any(t.name == "usage-collection-counters-flush" for t in usage_threads())
@@ -155,7 +155,7 @@ def test_a_flush_thread_writes_without_being_asked_and_close_stops_it(db, db_url
 
 
 def test_close_writes_what_is_left(db, db_url, clock):
-    counters = UsageCounters(clock, storage=open_storage(db_url), flush_interval_s=60)
+    counters = UsageCounters(clock, storage=db, flush_interval_s=60)
     counter = counters.create_usage_counter("d")
     counter.increment_counter(counter_name="last", increment_by=9)
     started = time.monotonic()

@@ -26,6 +26,12 @@ class PostgresStorage(Storage):
     dialect = "postgresql"
 
     def __init__(self, url: str, max_connections: int = 8) -> None:
+        try:
+            import psycopg  # noqa: F401
+            import psycopg_pool  # noqa: F401
+        except ImportError:
+            raise StorageError("a postgresql:// USAGE_DB needs psycopg: pip install 'usage-collection[postgres]'") \
+                from None
         if url.startswith("postgres://"):
             url = "postgresql://" + url[len("postgres://"):]
         self.url = url
@@ -50,7 +56,7 @@ class PostgresStorage(Storage):
 
                     self._pool = ConnectionPool(self.url, min_size=1, max_size=self.max_connections,
                                                 kwargs={"autocommit": True}, open=False, timeout=10.0,
-                                                name="usage-collection")
+                                                max_idle=60.0, name="usage-pg")
                     self._pool.open(wait=False)
                     self._pid = os.getpid()
         return self._pool

@@ -139,7 +139,7 @@ def test_a_users_collectors_appear_and_a_broken_one_does_not_break_the_answer(ap
     usage_set = app.extensions["usage_collection"].collector_set
     usage_set.register_collector(UsageCollection().make_usage_collector(
         type="my_plugin", schema={"exports": {"type": "long", "_meta": {"description": "CSV exports"}}},
-        fetch=lambda context: {"exports": context.db.conn.execute("SELECT 41 + 1").fetchone()[0]}))
+        fetch=lambda context: {"exports": context.storage.query("SELECT 41 + ?", [1])[0][0]}))
     usage_set.register_collector(UsageCollection().make_usage_collector(
         type="broken", schema={"x": {"type": "long"}}, fetch=lambda context: 1 / 0))
     usage = client.get("/api/stats?extended&legacy").json["usage"]

@@ -8,7 +8,7 @@ import pytest
 
 from support.tables import data_row_counts, stored_nothing
 from support.usage_rows import db  # noqa: F401
-from usage_collection.storage import StorageError
+from usage_collection.storage import INT64_MAX, Caps, KeyLimitHit, Pending, StorageError
 from usage_collection.storage.reports import ui_metric_id
 from usage_collection.timeutil import iso_timestamp
 from usage_collection.validation import ApplicationUsage, Report, UiCounter, UserAgent
@@ -120,3 +120,103 @@ def test_prune_seen_reports_forgets_only_old_ids(db):
     assert prune_seen_reports(db, NOW, keep_days=7) == 0
     # a forgotten id counts again, as it would after the retention window
     assert store_report(db, Report(report_id="old", ui_counters=(counter("a", "b", 1),)), NOW) is True
+
+
+# -- batches (group commit stores several requests' reports in one transaction) ----------------
+
+def test_a_batch_counts_a_report_id_once_inside_it_and_across_batches(db):
+    report = Report(report_id="same", ui_counters=(counter("discover", "open", 2),))
+    other = Report(report_id="other", ui_counters=(counter("discover", "open", 5),))
+    assert db.store_batch([Pending(report, NOW), Pending(report, NOW), Pending(other, NOW)]) == \
+        ["stored", "duplicate", "stored"]
+    assert db.store_batch([Pending(report, NOW), Pending(Report(ui_counters=(counter("discover", "open", 1),)), NOW)]) \
+        == ["duplicate", "stored"]
+    assert select(db, "SELECT count FROM usage_counters") == [(8,)]
+    assert select(db, "SELECT count FROM ui_metric") == [(8,)]
+
+
+def test_a_report_over_its_clients_key_limit_is_refused_alone_and_leaves_no_trace(db):
+    known = Report(ui_counters=(counter("app", "known", 1),))
+    db.store_report(known, NOW)
+    greedy = Report(report_id="greedy", ui_counters=(counter("app", "new1", 1), counter("app", "new2", 1)))
+    modest = Report(report_id="modest", ui_counters=(counter("app", "known", 3), counter("app", "new3", 1)))
+    outcomes = db.store_batch([Pending(greedy, NOW, "10.0.0.1", key_limit=1), Pending(modest, NOW, "10.0.0.2", 1)])
+    assert outcomes == [KeyLimitHit(count=2, used=0, limit=1), "stored"]
+    assert select(db, "SELECT counter_name, count FROM usage_counters ORDER BY counter_name") == [
+        ("known", 4), ("new3", 1)]
+    assert select(db, "SELECT report_id FROM reports_seen") == [("modest",)]  # the refused id can come again
+    assert select(db, "SELECT client, new_keys FROM client_new_keys") == [("10.0.0.2", 1)]
+
+
+def test_identical_keys_in_a_batch_are_summed_before_the_upsert(db):
+    one = Report(ui_counters=(counter("a", "e", 2),), application_usage=(ApplicationUsage("a", "main", 0.5, 1),))
+    db.store_batch([Pending(one, NOW)] * 3)
+    assert select(db, "SELECT count FROM usage_counters") == [(6,)]
+    assert select(db, "SELECT minutes_on_screen, number_of_clicks FROM application_usage_daily") == [(1.5, 3)]
+
+
+# -- counts that cannot overflow ---------------------------------------------------------------
+
+def test_counts_saturate_at_the_int64_maximum_and_sums_read_without_overflow(db):
+    near = INT64_MAX - 5
+    db.execute("INSERT INTO ui_metric (id, app_name, event_name, count, updated_at) VALUES (?, ?, ?, ?, ?)",
+               ["ui-metric:a:e", "a", "e", near, "x"])
+    db.execute("INSERT INTO usage_counters (domain_id, counter_name, counter_type, source, day, count, updated_at) "
+               "VALUES ('a', 'e', 'click', 'ui', '2025-04-10', ?, 'x'), ('a', 'e', 'click', 'ui', '2025-04-09', ?, 'x')",
+               [near, near])
+    db.store_report(Report(ui_counters=(counter("a", "e", 1000),)), NOW)
+    assert select(db, "SELECT count FROM ui_metric") == [(INT64_MAX,)]
+    assert select(db, "SELECT day, count FROM usage_counters ORDER BY day") == [
+        ("2025-04-09", near), ("2025-04-10", INT64_MAX)]
+    # two near-maximum rows: their sum saturates instead of failing (SQLite sums past 2^53 as a
+    # float, so a single near-maximum row may read as the maximum there: only the sum is exact-checked)
+    assert dict(((day, count) for _app, day, count in db.ui_counts_per_app_day("2025-04-01")))["2025-04-10"] \
+        == INT64_MAX
+    assert db.top_ui_events("2025-04-01", 10) == [("a", "e", "click", INT64_MAX)]
+    assert db.ui_metric_rows() == [("a", "e", INT64_MAX)]
+
+
+def test_clicks_saturate_and_the_window_sums_stay_whole_numbers(db):
+    near = INT64_MAX - 1
+    db.execute("INSERT INTO application_usage_daily (app_id, view_id, day, minutes_on_screen, number_of_clicks, "
+               "updated_at) VALUES ('a', 'main', '2025-04-09', 1.0, ?, 'x'), ('a', 'main', '2025-04-10', 1.0, ?, 'x')",
+               [near, near])
+    [(app, view, clicks, minutes, *windows)] = db.application_usage_sums(["2025-04-04"])
+    assert (app, view, clicks, minutes, windows) == ("a", "main", INT64_MAX, 2.0, [INT64_MAX, 2.0])
+    assert type(clicks) is int
+
+
+# -- caps ------------------------------------------------------------------------------------
+
+def test_past_the_daily_new_name_cap_new_names_are_dropped_and_counted_while_known_ones_count(db):
+    db.caps = Caps(new_names_per_day=3, user_agents_per_key=0, report_ids=0)
+    db.store_report(Report(ui_counters=(counter("app", "a", 1), counter("app", "b", 1))), NOW)
+    db.store_report(Report(ui_counters=(counter("app", "a", 1), counter("app", "c", 1), counter("app", "d", 1),
+                                        counter("app", "e", 1))), NOW)
+    assert select(db, "SELECT counter_name, count FROM usage_counters WHERE source = 'ui' ORDER BY 1") == [
+        ("a", 2), ("b", 1), ("c", 1)]
+    assert select(db, "SELECT domain_id, counter_name, count FROM usage_counters WHERE source = 'server'") == [
+        ("usage_collection", "new_names_dropped", 2)]
+    assert select(db, "SELECT names FROM daily_new_names") == [(3,)]
+    # the next UTC day starts afresh
+    db.store_report(Report(ui_counters=(counter("app", "d", 1),)), NOW + timedelta(days=1))
+    assert select(db, "SELECT counter_name, day FROM usage_counters WHERE counter_name = 'd'") == [
+        ("d", "2025-04-11")]
+
+
+def test_user_agents_are_kept_up_to_the_cap_per_key_dropping_the_least_recently_seen(db):
+    db.caps = Caps(new_names_per_day=0, user_agents_per_key=2, report_ids=0)
+    for minute, agent in enumerate(["UA-1", "UA-2", "UA-1", "UA-3"]):
+        db.store_report(Report(user_agents=(UserAgent("k", "user_agent", "kibana", agent),
+                                            UserAgent("other", "user_agent", "kibana", agent))),
+                        NOW + timedelta(minutes=minute))
+    assert select(db, "SELECT key, user_agent FROM user_agents ORDER BY key, user_agent") == [
+        ("k", "UA-1"), ("k", "UA-3"), ("other", "UA-1"), ("other", "UA-3")]
+
+
+def test_remembered_report_ids_are_capped_oldest_first(db):
+    db.caps = Caps(new_names_per_day=0, user_agents_per_key=0, report_ids=3)
+    for minute in range(5):
+        db.store_report(Report(report_id=f"r{minute}"), NOW + timedelta(minutes=minute))
+    assert db.cap_report_ids() == 2
+    assert select(db, "SELECT report_id FROM reports_seen ORDER BY report_id") == [("r2",), ("r3",), ("r4",)]

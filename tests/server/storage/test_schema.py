@@ -1,0 +1,62 @@
+"""Creating and migrating the schema: an existing version 1 SQLite file, several processes
+starting at once against one empty database, and a newer schema refused."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from usage_collection.storage import INT64_MAX, SCHEMA_VERSION, SchemaTooNew, open_storage
+from usage_collection.storage.schema import _V1, statements
+
+BIN = Path(sys.executable).parent
+
+
+def test_a_version_1_sqlite_file_is_migrated_and_its_overflowed_counts_saturated(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for statement in statements(_V1, "sqlite"):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    # what ~1,000 reports of one key did before: a count past int64, stored as a REAL
+    conn.execute("INSERT INTO ui_metric VALUES ('ui-metric:a:e', 'a', 'e', 9.3e18, 'x')")
+    conn.execute("INSERT INTO usage_counters VALUES ('a', 'e', 'click', 'ui', '2025-04-10', 9.3e18, 'x')")
+    conn.execute("INSERT INTO usage_counters VALUES ('a', 'f', 'click', 'ui', '2025-04-10', 7, 'x')")
+    conn.execute("INSERT INTO telemetry_snapshots (instance_uuid, received_at, day, payload) VALUES ('i', 't', 'd', '{}')")
+    conn.commit()
+    conn.close()
+
+    storage = open_storage(str(path))
+    assert storage.migrate() == 1
+    assert storage.query("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    assert storage.query("SELECT count, typeof(count) FROM ui_metric") == [(INT64_MAX, "integer")]
+    assert storage.query("SELECT counter_name, count FROM usage_counters ORDER BY 1") == [("e", INT64_MAX), ("f", 7)]
+    assert storage.query("SELECT client, bytes FROM telemetry_snapshots") == [("", 0)]
+    assert storage.migrate() == SCHEMA_VERSION  # a second start changes nothing
+    storage.close()
+
+
+def test_a_newer_schema_is_refused_with_its_version(storage):
+    storage.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(SchemaTooNew, match="schema version 99 is newer"):
+        storage.migrate()
+
+
+def test_several_processes_starting_at_once_against_one_empty_database(db_url):
+    """Six processes migrate the same empty database at the same moment; all succeed and the
+    schema is there once."""
+    script = ("import sys; from usage_collection.storage import open_storage; s = open_storage(sys.argv[1]); "
+              "s.migrate(); print(s.instance_uuid()); s.close()")
+    processes = [subprocess.Popen([sys.executable, "-c", script, db_url], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    outputs = [process.communicate(timeout=60) for process in processes]
+    assert [process.returncode for process in processes] == [0] * 6, [err for _out, err in outputs]
+    uuids = {out.strip() for out, _err in outputs}
+    assert len(uuids) == 1  # one deployment: every process read the same instance uuid
+    storage = open_storage(db_url)
+    assert storage.query("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    storage.close()
