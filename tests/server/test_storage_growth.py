@@ -54,7 +54,7 @@ def test_thirty_days_stay_within_the_retention_windows(bench_stats, tmp_path):
     # Flat after the windows fill: the last week's row counts equal the second week's.
     assert sizes[-1]["usage_counters"] <= 1.2 * sizes[13]["usage_counters"]
     assert sizes[-1]["reports_seen"] == sizes[13]["reports_seen"]
-    figures = bench_stats.measure(db_path, now, runs=1, settings=KEEP)
+    figures = bench_stats.collector_figures(db_path, now, settings=KEEP)
     # The collector reports the last 3 days only (of the 7 stored): 100 click events a day and their loaded ones.
     assert figures["ui_counters_events"] == in_report_window
     assert 3 * APPS * EVENTS // 2 <= in_report_window <= 3 * (APPS * EVENTS // 2 + APPS * 7)
