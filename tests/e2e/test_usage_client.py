@@ -145,11 +145,15 @@ def test_a_report_survives_the_tab_while_the_server_is_down_and_counts_once(
     usage.ready()
     eventually(lambda: len(usage.reports), lambda count: count >= 1, page=usage.page)  # user agent sent
 
+    failed: list[str] = []  # bodies of report requests that got no answer
+    context.on("requestfailed", lambda request: failed.append(request.post_data or "")
+               if request.url.endswith(REPORT_PATH) else None)
     server.stop()
     usage.page.click("#buy")
     usage.page.click("#buy")
     usage.page.evaluate("app => usage.reportUiCounter(app, 'count', 'offline', 3)", app_name)
-    usage.page.wait_for_timeout(2500)  # flushes fail: the report stays in localStorage
+    # A flush carrying them failed: the report stays in localStorage, kept for a retry.
+    eventually(lambda: failed, lambda bodies: any('"offline"' in body for body in bodies), page=usage.page)
     usage.page.close(run_before_unload=True)  # its beacon fails too
 
     server.start()  # same port, same database
