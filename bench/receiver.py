@@ -39,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the throwaway PostgreSQL cluster of the tests
 
+from serverctl import free_port  # noqa: E402
 from support.postgres import PostgresCluster, find_bindir  # noqa: E402
 
 from usage_collection.cli import gunicorn_command  # noqa: E402
@@ -48,12 +49,6 @@ COUNTERS_PER_REPORT = 20
 PATH = "/api/ui_counters/_report"
 CONNECTIONS = 8
 GOALS = {"sqlite_share": 0.75, "postgresql_share": 0.50, "p99_ms": 50.0, "max_ms": 250.0}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(command: list[str], env: dict[str, str], port: int, log: Path, cwd: Path | None = None) -> subprocess.Popen:

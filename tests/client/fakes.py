@@ -197,13 +197,16 @@ class Element:
 
 
 def counted(*report_lists):
-    """What the receiver counts from these reports: each reportId once (a model of the
-    server's deduplication): ``{counter key: total}`` and ``{usage key: (minutes, clicks)}``."""
+    """What the receiver counts from these reports, as the server does: a report with a
+    reportId once, however often it arrives; a report without one (Kibana's) every time:
+    ``{counter key: total}`` and ``{usage key: (minutes, clicks)}``."""
     seen, counters, usage = set(), {}, {}
     for report in [report for reports in report_lists for report in reports]:
-        if report.get("reportId") in seen:
-            continue
-        seen.add(report.get("reportId"))
+        report_id = report.get("reportId")
+        if report_id is not None:
+            if report_id in seen:
+                continue
+            seen.add(report_id)
         for key, entry in (report.get("uiCounter") or {}).items():
             counters[key] = counters.get(key, 0) + entry["total"]
         for key, entry in (report.get("application_usage") or {}).items():

@@ -63,6 +63,17 @@ def _assert_received_the_stats_payload(intake_db: Path, deployment_url: str) -> 
     assert set(payload["usage"]) == set(stats["usage"])
 
 
+def _checks(page: Page) -> int:
+    return page.evaluate("window.usageTelemetrySender.checks")
+
+
+def _wait_for_checks_done(page: Page, checks: int) -> None:
+    """Until the page's sender has run ``checks`` checks and is idle: a snapshot one of them
+    sent has reached the intake by then (a check stays busy until its last answer)."""
+    wait_for(lambda: page.evaluate("n => window.usageTelemetrySender.checks >= n && !window.usageTelemetrySender.busy",
+                                   checks))
+
+
 def test_opting_in_sends_a_snapshot_once_a_day_and_opting_out_stops_it(page: Page, deployment: LiveServer,
                                                                           intake: LiveServer) -> None:
     errors: list[str] = []
@@ -87,23 +98,26 @@ def test_opting_in_sends_a_snapshot_once_a_day_and_opting_out_stops_it(page: Pag
     _assert_received_the_stats_payload(intake.db_path, deployment.url)
 
     page.clock.fast_forward("01:00:00")  # an hour later: checked, not due
+    checks = _checks(page)
     page.clock.fast_forward("12:00:00")
     page.evaluate("window.dispatchEvent(new Event('focus'))")
-    page.wait_for_timeout(300)
+    _wait_for_checks_done(page, checks + 2)  # the minute timer's check, then the focus check
     assert snapshot_count(intake.db_path, uuid) == 1
 
     page.clock.fast_forward("11:00:00")  # a day after the first send: due again
     wait_for(lambda: snapshot_count(intake.db_path, uuid) == 2)
+    checks = _checks(page)
     page.clock.fast_forward("00:10:00")
-    page.wait_for_timeout(300)
+    _wait_for_checks_done(page, checks + 1)
     assert snapshot_count(intake.db_path, uuid) == 2
 
     page.get_by_text("Send usage statistics").click()  # opt out
     expect(page.locator("#telemetry-status")).to_have_text("Off")
     wait_for(lambda: _opt_in_statuses(intake.db_path) == [True, False])
+    checks = _checks(page)
     page.clock.fast_forward("25:00:00")
     page.clock.fast_forward("25:00:00")
-    page.wait_for_timeout(300)
+    _wait_for_checks_done(page, checks + 2)
     assert snapshot_count(intake.db_path, uuid) == 2
 
     page.reload()

@@ -12,8 +12,8 @@ from typing import Callable
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from e2e.usage_pages import (NETWORK_NOISE, REPORT_PATH, UsagePage, app_usage, clicks, counters, eventually,
-                             stays)
+from e2e.usage_pages import (MARKER, NETWORK_NOISE, REPORT_PATH, UsagePage, app_usage, clicks, counters, eventually,
+                             marker_counted, stays)
 from support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +34,8 @@ def test_clicks_loads_and_counts_land_with_exact_totals(usage_page: UsagePage, a
                 ("a", "count"): 2, ("b", "count"): 2, ("chart", "loaded"): 1}
     eventually(lambda: counters(base, app_name), lambda value: value == expected)
     eventually(lambda: clicks(base, app_name), lambda value: value == {"main": 4, "cart": 1})
-    stays(lambda: counters(base, app_name), expected, seconds=2.5)  # later flushes add nothing
+    marker_counted(usage_page, app_name)  # later flushes add nothing but the marker
+    assert counters(base, app_name) == {**expected, (MARKER, "count"): 1}
 
 
 def test_sub_view_clicks_count_for_the_view_and_for_main(usage_page: UsagePage, app_name: str) -> None:
@@ -49,7 +50,8 @@ def test_sub_view_clicks_count_for_the_view_and_for_main(usage_page: UsagePage, 
     usage_page.page.click("#deep")
     usage_page.page.click("#deep")
     usage_page.page.click("#plain")
-    usage_page.page.wait_for_timeout(300)  # some time on screen for the view
+    eventually(lambda: app_usage(usage_page.base_url, app_name).get("flyout", (0.0, 0))[0],
+               lambda minutes: minutes > 0)  # a flush reported time on screen for the open view
     usage_page.page.evaluate("document.querySelector('[data-usage-view=flyout]').remove()")
     usage_page.page.click("#plain")  # after the view left: main only
 
@@ -71,9 +73,10 @@ def test_minutes_on_screen_grow_while_visible_and_stop_while_hidden(usage_page: 
     eventually(main_minutes, lambda minutes: minutes > first)  # every flush folds the time in
 
     usage_page.set_hidden(True)
-    usage_page.page.wait_for_timeout(1500)  # the beacon's report lands; from then on nothing grows
+    marker_counted(usage_page, app_name, "hidden_1")  # queued after what the hiding beaconed: that is stored
     hidden_at = main_minutes()
-    stays(main_minutes, hidden_at, seconds=3)
+    marker_counted(usage_page, app_name, "hidden_2")  # a later flush, still hidden, a second or more on
+    assert main_minutes() == hidden_at
 
     usage_page.set_hidden(False)
     eventually(main_minutes, lambda minutes: minutes > hidden_at)
@@ -110,7 +113,8 @@ def test_two_open_tabs_count_each_event_once(usage_page: UsagePage, context: Bro
     assert clicks(usage_page.base_url, app_name)["main"] == 5
     third = UsagePage(context.new_page(), usage_page.base_url, usage_page.runtime).open(app=app_name + "_3")
     third.ready()  # resends what the closed tabs left, under the same reportIds
-    stays(lambda: counters(usage_page.base_url, app_name), {("buy", "click"): 5}, seconds=2, page=third.page)
+    marker_counted(third, app_name)  # sent after the closed tabs' reports it resends
+    assert counters(usage_page.base_url, app_name) == {("buy", "click"): 5, (MARKER, "count"): 1}
     assert second.unexpected_problems() == [] and third.unexpected_problems() == []
 
 
@@ -143,11 +147,15 @@ def test_a_report_survives_the_tab_while_the_server_is_down_and_counts_once(
     usage.ready()
     eventually(lambda: len(usage.reports), lambda count: count >= 1, page=usage.page)  # user agent sent
 
+    failed: list[str] = []  # bodies of report requests that got no answer
+    context.on("requestfailed", lambda request: failed.append(request.post_data or "")
+               if request.url.endswith(REPORT_PATH) else None)
     server.stop()
     usage.page.click("#buy")
     usage.page.click("#buy")
     usage.page.evaluate("app => usage.reportUiCounter(app, 'count', 'offline', 3)", app_name)
-    usage.page.wait_for_timeout(2500)  # flushes fail: the report stays in localStorage
+    # A flush carrying them failed: the report stays in localStorage, kept for a retry.
+    eventually(lambda: failed, lambda bodies: any('"offline"' in body for body in bodies), page=usage.page)
     usage.page.close(run_before_unload=True)  # its beacon fails too
 
     server.start()  # same port, same database
@@ -156,7 +164,8 @@ def test_a_report_survives_the_tab_while_the_server_is_down_and_counts_once(
     expected = {("buy", "click"): 2, ("offline", "count"): 3}
     eventually(lambda: counters(server.url, app_name), lambda value: value == expected, page=again.page)
     eventually(lambda: clicks(server.url, app_name).get("main"), lambda total: total == 2, page=again.page)
-    stays(lambda: counters(server.url, app_name), expected, seconds=3, page=again.page)
+    marker_counted(again, app_name)  # sent after everything the earlier tab left
+    assert counters(server.url, app_name) == {**expected, (MARKER, "count"): 1}
 
 
 @pytest.mark.parametrize("how", ["facade", "gpc", "other_tab"])
@@ -179,11 +188,18 @@ def test_an_opted_out_visitor_sends_nothing(usage_page: UsagePage, context: Brow
     usage_page.page.click("#buy")
     usage_page.page.evaluate("app => usage.reportUiCounter(app, 'count', 'x')", app_name)
     usage_page.set_hidden(True)  # would beacon
-    usage_page.page.wait_for_timeout(2500)  # two flush intervals
-    usage_page.page.goto("about:blank")
+    usage_page.set_hidden(False)
+    if how == "other_tab":
+        other.page.close()  # opted out too: it must not have sent anything either; it sends nothing after
+    # Opting in again, with a marker in the same call: once the marker is counted, whatever
+    # the page sent or kept while opted out has been sent before it or with it.
+    usage_page.page.evaluate("([app, marker]) => { usage.optIn(); usage.reportUiCounter(app, 'count', marker) }",
+                             [app_name, MARKER])
+    eventually(lambda: counters(usage_page.base_url, app_name), lambda value: value != {}, page=usage_page.page)
 
-    assert usage_page.reports == []
-    assert counters(usage_page.base_url, app_name) == {}
+    assert counters(usage_page.base_url, app_name) == {(MARKER, "count"): 1}
+    sent = [request.post_data or "" for request in usage_page.reports]
+    assert sent and all(MARKER in body for body in sent), sent  # no request before opting in again
 
 
 def test_global_privacy_control_is_ignored_when_the_server_says_so(
@@ -269,9 +285,9 @@ def test_an_unknown_runtime_logs_one_console_error_and_throws_nothing(page: Page
     usage_page = UsagePage(page, e2e_server.url, "nonesuch")  # once, whatever the runtimes under test
     usage_page.allow(*NETWORK_NOISE, "usage.js: cannot load runtime nonesuch")
     usage_page.open()
+    eventually(lambda: usage_page.problems, lambda problems: problems != [], page=usage_page.page)  # it gave up
     usage_page.page.click("#buy")
     usage_page.page.evaluate("usage.reportUiCounter('shop', 'count', 'x')")
-    usage_page.page.wait_for_timeout(500)
     ours = [problem for problem in usage_page.problems if "usage.js" in problem]
     assert ours == ["console.error: usage.js: cannot load runtime nonesuch"]
     assert not usage_page.python_is_up()

@@ -1,8 +1,8 @@
 """Helpers for the browser-side end-to-end tests: what the server counted, and a page driver.
 
 Counts are read the way a user reads them, from ``GET /api/stats?extended=true`` (loopback
-needs no token). Waits poll with a deadline; nothing sleeps for a fixed time except where a
-test must show that something does *not* happen.
+needs no token). Waits poll with a deadline. To show that something does *not* happen, a
+test sends a marker after it (``marker_counted``) and waits for the marker to be counted.
 """
 
 from __future__ import annotations
@@ -84,6 +84,20 @@ def stays(read: Callable[[], T], expected: T, seconds: float, page: Page | None 
         value = read()
         assert value == expected, f"changed to {value!r}, expected it to stay {expected!r}"
         _pause(page, 0.3)
+
+
+MARKER = "zz_marker"
+
+
+def marker_counted(usage: "UsagePage", app: str, event: str = MARKER) -> None:
+    """Report a marker counter from ``usage``'s page and wait until the server counts it.
+
+    A page sends its reports one at a time, oldest first, the next only once the previous
+    one was answered; so once the marker is counted, every report the page sent or still
+    held before it has been stored too, and a count read now is final: no sleep needed.
+    """
+    usage.page.evaluate("([app, event]) => usage.reportUiCounter(app, 'count', event)", [app, event])
+    eventually(lambda: counters(usage.base_url, app).get((event, "count")), lambda total: total == 1, page=usage.page)
 
 
 class UsagePage:

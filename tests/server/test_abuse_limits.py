@@ -7,7 +7,10 @@ to a cap) is tested in ``tests/client/test_reporter.py::test_retry_after_is_hono
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import signal
 import sqlite3
 import time
 import urllib.error
@@ -127,30 +130,74 @@ def test_old_rate_windows_are_forgotten(limited, db_path, clock):
     conn.close()
 
 
-@pytest.mark.timeout(60)
+class WorkerConnection:
+    """One keep-alive HTTP connection, so every request on it is served by the same gunicorn
+    worker process; ``pid`` is that worker's, read from ``GET /api/stats`` on this connection."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        self.conn.connect()
+        self.local = self.conn.sock.getsockname()
+        self.pid = self.serving_pid()
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, Any, bytes]:
+        self.conn.request(method, path, body=body, headers={"kbn-xsrf": "t", "Content-Type": "application/json"})
+        response = self.conn.getresponse()
+        data = response.read()
+        # http.client reconnects silently: that could land on the other worker, so refuse it.
+        assert self.conn.sock is not None and self.conn.sock.getsockname() == self.local, "the connection was reopened"
+        assert not response.will_close, "the server closed the keep-alive connection"
+        return response.status, response.headers, data
+
+    def serving_pid(self) -> int:
+        status, _, data = self.request("GET", "/api/stats")
+        assert status == 200, data[:300]
+        return json.loads(data)["process"]["pid"]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@pytest.mark.timeout(90)
 def test_rate_limit_holds_across_two_gunicorn_workers(tmp_path):
-    """Fresh connections land on either worker; together they accept exactly the limit."""
+    """Both worker processes serve reports from one client; together they accept exactly the
+    limit. A per-process limiter would let each worker accept up to the limit: twice as many.
+    Each worker is reached through its own keep-alive connection, identified by the pid that
+    ``GET /api/stats`` reports on that connection."""
     server = LiveServer(tmp_path / "rate.db", workers=2,
                         env={"USAGE_ROLLUP_INTERVAL_S": "0", "USAGE_RATE_LIMIT_PER_MINUTE": "10",
-                             "USAGE_LIMITS_EXEMPT": ""}).start()
+                             "USAGE_LIMITS_EXEMPT": "",
+                             # idle keep-alive connections stay open (gunicorn's default is 2 s)
+                             "GUNICORN_CMD_ARGS": "--keep-alive 60"}).start()
+    opened: list[WorkerConnection] = []
     try:
-        if time.time() % 60 > 45:  # keep all 30 requests inside one minute window
+        if time.time() % 60 > 40:  # keep all requests inside one minute window
             time.sleep(61 - time.time() % 60)
-        statuses = []
-        for n in range(30):
-            request = urllib.request.Request(server.url + URL, data=json.dumps(body(["a"], f"r{n}")).encode(),
-                                             headers={"kbn-xsrf": "t", "Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    statuses.append(response.status)
-            except urllib.error.HTTPError as exc:
-                statuses.append(exc.code)
-                assert exc.headers["Retry-After"]
-        pids = {line.rpartition("pid: ")[2] for line in server.log().splitlines() if "Booting worker" in line}
+        first = WorkerConnection(server.port)
+        opened.append(first)
+        # The kernel tends to hand new connections to the same worker. Pause that one, and the
+        # next connection can only be accepted by the other worker; then let it run again.
+        os.kill(first.pid, signal.SIGSTOP)
+        try:
+            second = WorkerConnection(server.port)
+            opened.append(second)
+        finally:
+            os.kill(first.pid, signal.SIGCONT)
+        assert first.pid != second.pid
+        statuses: dict[int, list[int]] = {first.pid: [], second.pid: []}
+        for n in range(12):  # alternate: 6 reports through each worker
+            worker = (first, second)[n % 2]
+            status, headers, data = worker.request("POST", URL, json.dumps(body(["a"], f"r{n}")).encode())
+            statuses[worker.pid].append(status)
+            if status == 429:
+                assert headers["Retry-After"], data
+        assert [first.serving_pid(), second.serving_pid()] == [first.pid, second.pid]  # still the same workers
     finally:
+        for connection in opened:
+            connection.close()
         server.stop()
-    assert statuses == [200] * 10 + [429] * 20
-    assert len(pids) == 2
+    # Requests 1-10 were accepted (5 per worker); the 11th and 12th, one per worker, refused.
+    assert statuses == {first.pid: [200] * 5 + [429], second.pid: [200] * 5 + [429]}
     assert counters(server.db_path) == {"a": 10}
 
 

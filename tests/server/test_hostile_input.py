@@ -6,6 +6,8 @@ huge/negative/NaN numbers, long/unicode/colon names, nested junk, broken encodin
 flips) and post them through the Flask test client into a real temp SQLite file. After
 each request the database is compared with a model computed from the report: refused,
 duplicate or dry-run requests change nothing; an accepted report adds exactly its counts.
+Valid reports sent correctly must be accepted (200): a refusal there is a bug, so the
+property "any 400 is fine as long as nothing was stored" only covers the mutated ones.
 The other routes (/api/stats flags, the telemetry admin routes and the intake) get junk
 bodies, queries and content types. Slow clients are tried against the real server.
 """
@@ -35,6 +37,7 @@ from usage_collection.storage import open_storage
 URL = "/api/ui_counters/_report"
 XSRF = {"kbn-xsrf": "true"}
 MAX_BODY = 256 * 1024
+MAX_NAME = 256  # USAGE_MAX_NAME_LENGTH
 CONFIG = {"TESTING": True, "USAGE_ROLLUP_INTERVAL_S": 0, "USAGE_INTAKE_ENABLED": True,
           "USAGE_RATE_LIMIT_PER_MINUTE": 0, "USAGE_MAX_NEW_KEYS_PER_CLIENT_PER_DAY": 0}
 PROPERTY = settings(max_examples=200, deadline=None, derandomize=True,
@@ -169,15 +172,16 @@ def valid_reports(draw: st.DrawFn) -> dict:
     for _ in range(draw(st.integers(0, 4))):
         app, event = draw(st.sampled_from(["discover", "ünï", "app2"])), draw(VALID_NAMES)
         kind = draw(st.sampled_from(["click", "loaded", "count", "日本"]))
-        counters[f"{app}-{kind}-{event}"] = {"key": f"{app}-{kind}-{event}", "appName": app, "eventName": event,
-                                             "type": kind, "total": draw(st.integers(0, 50) | st.just(10**9))}
+        key = f"{app}-{kind}-{event}"[:MAX_NAME]  # a key is a name too: at most 256 characters
+        counters[key] = {"key": key, "appName": app, "eventName": event,
+                         "type": kind, "total": draw(st.integers(0, 50) | st.just(10**9))}
     if counters or draw(st.booleans()):
         report["uiCounter"] = counters
     usage = {}
     for _ in range(draw(st.integers(0, 2))):
         app, view = draw(st.sampled_from(["discover", "app2"])), draw(VALID_NAMES)
-        usage[f"{app}-{view}"] = {"appId": app, "viewId": view, "numberOfClicks": draw(st.integers(0, 9)),
-                                  "minutesOnScreen": draw(st.floats(0, 60, allow_nan=False))}
+        usage[f"{app}-{view}"[:MAX_NAME]] = {"appId": app, "viewId": view, "numberOfClicks": draw(st.integers(0, 9)),
+                                             "minutesOnScreen": draw(st.floats(0, 60, allow_nan=False))}
     if usage:
         report["application_usage"] = usage
     if draw(st.booleans()):
@@ -256,6 +260,75 @@ def test_generated_reports_never_5xx_and_store_all_or_nothing(hostile_app, raw, 
     else:
         assert response.status_code in (200, 400, 413, 415), response.status_code
         assert changes == {}, f"{response.status_code} {answer} yet the database changed: {changes}"
+
+
+@pytest.fixture(scope="module")
+def valid_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
+    """Its own database, so the reportIds it holds are only those the valid examples sent."""
+    from usage_collection import create_app
+
+    db_path = tmp_path_factory.mktemp("valid") / "valid.db"
+    app = create_app({**CONFIG, "USAGE_DB": str(db_path)})
+    yield app, db_path
+    app.extensions["usage_collection"].close()
+
+
+# Every way a browser, curl or Kibana may correctly send a report: JSON or the beacon's text/plain.
+GOOD_CONTENT_TYPES = st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain",
+                                      "text/plain;charset=UTF-8", None])
+
+
+@PROPERTY
+@given(body=valid_reports(), ascii_only=st.booleans(), content_type=GOOD_CONTENT_TYPES, dry_run=st.booleans())
+def test_valid_reports_sent_correctly_are_accepted_and_stored_as_modelled(valid_app, body, ascii_only,
+                                                                          content_type, dry_run):
+    """No valid report may be refused: a 400 here is a bug in the receiver, not bad input."""
+    app, db_path = valid_app
+    if body["report"].get("reportId") == FRESH_ID:
+        body["report"]["reportId"] = uuid.uuid4().hex
+    headers = {**XSRF, **({"Content-Type": content_type} if content_type else {})}
+    before = snapshot(db_path)
+    response = app.test_client().post(URL + ("?dry_run=true" if dry_run else ""),
+                                      data=json.dumps(body, ensure_ascii=ascii_only).encode(), headers=headers)
+    changes = delta(before, snapshot(db_path))
+    assert response.status_code == 200, response.get_data()[:500]
+    report_id = body["report"].get("reportId")
+    if dry_run:
+        assert response.get_json() == {"status": "ok", "dry_run": True}
+        assert changes == {}
+    elif report_id is not None and before["reports_seen"][(report_id,)]:  # sent before: counted once
+        assert response.get_json() == {"status": "ok", "duplicate": True}
+        assert changes == {}
+    else:
+        assert response.get_json() == {"status": "ok"}
+        want = model(body)
+        assert same_changes(changes, want), (changes, want)
+
+
+# Valid names a strict validator could wrongly refuse: each must be stored exactly as sent.
+AWKWARD_VALID_NAMES = ["tab\tname", "new\nline", "cr\rname", "nul\x00name", " ", " padded ", "ev:with:colons",
+                       "x" * 256, "ünïcödé", "日本語", "emoji-😀", "e\u0301", "__proto__", "-", "\x7f", "\u2028"]
+
+
+@pytest.mark.parametrize("name", AWKWARD_VALID_NAMES, ids=[repr(name)[:20] for name in AWKWARD_VALID_NAMES])
+def test_awkward_valid_names_are_accepted_and_stored_exactly(client, db_url, name):
+    body = {"report": {"reportVersion": 3, "reportId": "awkward-1",
+                       "uiCounter": {"k1": {"key": "k1", "appName": "shop", "eventName": name, "type": name,
+                                            "total": 3}},
+                       "application_usage": {"k2": {"appId": "shop", "viewId": name, "minutesOnScreen": 1.5,
+                                                    "numberOfClicks": 2}},
+                       "userAgent": {"k3": {"key": "k3", "appName": "shop", "type": "user_agent",
+                                            "userAgent": name}}}}
+    response = client.post(URL, data=json.dumps(body, ensure_ascii=False).encode(),
+                           headers={**XSRF, "Content-Type": "application/json"})
+    assert response.get_json() == {"status": "ok"}, response.get_data()[:300]
+    stored = snapshot(db_url)
+    assert stored["ui_metric"] == Counter({("shop", name): 3})
+    assert stored["usage_counters"] == Counter({("shop", name, name): 3})
+    assert stored["clicks"] == Counter({("shop", name): 2})
+    assert stored["minutes"] == Counter({("shop", name): 1.5})
+    assert stored["user_agents"] == Counter({("k3", name): 1})
+    assert stored["reports_seen"] == Counter({("awkward-1",): 1})
 
 
 # -- every other route -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import pytest
 from flask import Flask
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from support.tables import data_row_counts, stored_nothing
 from usage_collection import UsageCollection
@@ -257,12 +258,32 @@ def test_bad_input_ids_are_unique():
     assert len(ids) == len(set(ids))
 
 
-def test_chunked_body_over_the_limit_is_refused_without_a_content_length(client, db_url):
+def post_without_content_length(app: Flask, body: bytes) -> tuple[int, Any]:
+    """A chunked request as a server hands it over: no ``CONTENT_LENGTH`` in the environ and
+    ``wsgi.input_terminated`` set (the body ends where the stream ends). Werkzeug's test
+    client cannot send this: it computes a Content-Length from any input stream it is given."""
+    environ = EnvironBuilder(path=URL, method="POST", headers={**XSRF, "Content-Type": "application/json"},
+                             environ_overrides={"wsgi.input_terminated": True}).get_environ()
+    environ.pop("CONTENT_LENGTH", None)
+    environ.update({"wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "127.0.0.1"})  # as the test client sends
+    assert "CONTENT_LENGTH" not in environ and "HTTP_CONTENT_LENGTH" not in environ
+    answer, status, _ = run_wsgi_app(app, environ, buffered=True)
+    return int(status.split()[0]), json.loads(b"".join(answer))
+
+
+def test_a_chunked_body_without_a_content_length_is_read_and_stored(app, db_url):
+    status, answer = post_without_content_length(app, json.dumps(KIBANA_REPORT).encode())
+    assert (status, answer) == (200, {"status": "ok"})
+    assert rows(db_url, "SELECT domain_id, counter_name, count FROM usage_counters ORDER BY domain_id") == [
+        ("dashboards", "dashboard_view", 1), ("discover", "open_doc_flyout", 3)]
+
+
+def test_a_chunked_body_over_the_limit_is_refused_without_a_content_length(app, db_url):
     body = b'{"report": {"reportId": "' + b"a" * 10_000 + b'"}}'
-    response = client.post(URL, input_stream=io.BytesIO(body), headers={**XSRF, "Content-Type": "application/json"},
-                           environ_overrides={"wsgi.input_terminated": True})
-    assert response.status_code == 413
-    assert stored_nothing(db_url)
+    status, answer = post_without_content_length(app, body)
+    assert (status, answer["message"]) == (413, "Request body is larger than the limit of 4096 bytes "
+                                                "(USAGE_MAX_BODY_BYTES).")
+    assert stored_nothing(db_url), data_row_counts(db_url)
 
 
 def test_kibana_report_is_stored_as_kibana_stores_it(client, db_url):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -12,6 +13,7 @@ from usage_collection.routes.telemetry import ENCRYPTION_MESSAGE, NOT_ALLOWED, X
 from usage_collection.telemetry.sender import epoch_ms
 
 XSRF = {"kbn-xsrf": "test"}
+START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)  # the clock fixture's time
 
 OPT_IN = "/api/telemetry/v2/optIn"
 CONFIG = "/api/telemetry/v2/config"
@@ -130,30 +132,77 @@ def test_last_reported_is_the_servers_time(client, clock):
     assert client.get(LAST_REPORTED).get_json() == {"lastReported": epoch_ms(start)}
 
 
+REPORT = {"report": {"reportVersion": 3, "uiCounter": {"shop-click-buy": {
+    "key": "shop-click-buy", "appName": "shop", "eventName": "buy", "type": "click", "total": 3}},
+    "application_usage": {"shop-main": {"appId": "shop", "viewId": "main", "minutesOnScreen": 1.5, "numberOfClicks": 4},
+                          "shop-cart": {"appId": "shop", "viewId": "cart", "minutesOnScreen": 0.5, "numberOfClicks": 1}}}}
+
+
+def app_usage_entry(view: str, minutes: float, clicks: int) -> dict:
+    return {"appId": "shop", "viewId": view,
+            **{f"clicks_{span}": clicks for span in ("7_days", "30_days", "90_days", "total")},
+            **{f"minutes_on_screen_{span}": minutes for span in ("7_days", "30_days", "90_days", "total")}}
+
+
+def expected_usage(now: datetime) -> dict:
+    """What the collectors report after REPORT was stored at ``now``, by hand."""
+    return {
+        "ui_metric": {"shop": [{"key": "buy", "value": 3}]},
+        "ui_counters": {"dailyEvents": [{"appName": "shop", "eventName": "buy", "counterType": "click", "total": 3,
+                                         "fromTimestamp": f"{now:%Y-%m-%d}T00:00:00Z",
+                                         "lastUpdatedAt": f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"}]},
+        "usage_counters": {"dailyEvents": []},
+        "application_usage": {"shop": {**app_usage_entry("main", 1.5, 4), "views": [app_usage_entry("cart", 0.5, 1)]}},
+    }
+
+
+# Figures sampled at each call (timings, memory, uptimes, load): present, but not comparable.
+SAMPLED = {("process", "memory"), ("process", "cpu_user_ms"), ("process", "cpu_system_ms"), ("process", "uptime_ms"),
+           ("process", "threads"), ("os", "load"), ("os", "memory"), ("os", "uptime_ms"),
+           ("usage", "usage_collector_stats", "total_duration"), ("usage", "usage_collector_stats", "total_fetch_duration"),
+           ("usage", "usage_collector_stats", "fetch_duration_breakdown"),
+           ("usage", "usage_collector_stats", "is_ready_duration_breakdown")}
+
+
+def comparable(payload: dict, path: tuple = ()) -> dict:
+    """``payload`` without the sampled figures (each checked to be there), everything else kept."""
+    kept = {}
+    for key, value in payload.items():
+        if path + (key,) in SAMPLED:
+            continue
+        kept[key] = comparable(value, path + (key,)) if isinstance(value, dict) else value
+    return kept
+
+
 def test_snapshot_is_the_stats_payload_of_this_instance(client, app):
+    assert client.post("/api/ui_counters/_report", json=REPORT, headers=XSRF).get_json() == {"status": "ok"}
     response = client.post(SNAPSHOT, json={"unencrypted": True, "refreshCache": True}, headers=XSRF)
     assert response.status_code == 200
     [entry] = response.get_json()
     uuid = app.extensions["usage_collection"].instance_uuid
-    assert entry["clusterUuid"] == uuid
+    assert entry["clusterUuid"] == entry["stats"]["clusterUuid"] == uuid
+    assert entry["stats"]["last_updated"] == "2026-03-02T09:30:00.000Z"  # the test's clock
+    assert {key: value for key, value in entry["stats"]["usage"].items() if key != "usage_collector_stats"} == \
+        expected_usage(START)
     stats = client.get("/api/stats?extended=true&legacy=true").get_json()
-    assert set(entry["stats"]) == set(stats)
-    assert entry["stats"]["usage"].keys() == stats["usage"].keys()
-    assert entry["stats"]["clusterUuid"] == uuid
+    assert stats["usage_collection"].pop("transport_address") == "localhost"  # the HTTP route's Host only
+    assert comparable(entry["stats"]) == comparable(stats)
 
 
-def test_snapshot_matches_the_cli_stats_command(client, app):
+def test_snapshot_matches_the_cli_stats_command(client, app, clock):
     from usage_collection.cli import main
 
-    if "stats" not in main.commands:
-        pytest.skip("the stats command is not there yet")
+    clock.now = datetime.now(timezone.utc)  # the CLI reads the real clock: store the report today
+    assert client.post("/api/ui_counters/_report", json=REPORT, headers=XSRF).get_json() == {"status": "ok"}
     [entry] = client.post(SNAPSHOT, json={"unencrypted": True}, headers=XSRF).get_json()
     result = CliRunner().invoke(main, ["stats", "--db", app.config["USAGE_DB"]])
     assert result.exit_code == 0, result.output
-    printed = json.loads(result.output)
-    printed = printed[0]["stats"] if isinstance(printed, list) else printed
-    assert set(printed) == set(entry["stats"])
-    assert printed["usage"] == entry["stats"]["usage"] | {"usage_collector_stats": printed["usage"]["usage_collector_stats"]}
+    printed = json.loads(result.output)  # the payload itself, as GET /api/stats?extended&legacy answers it
+    assert printed["clusterUuid"] == app.extensions["usage_collection"].instance_uuid
+    assert {key: value for key, value in printed["usage"].items() if key != "usage_collector_stats"} == \
+        expected_usage(clock.now)
+    assert printed.pop("last_updated") >= entry["stats"].pop("last_updated")  # its own moment, a little later
+    assert comparable(printed) == comparable(entry["stats"])
 
 
 @pytest.mark.parametrize(("body", "message"), [

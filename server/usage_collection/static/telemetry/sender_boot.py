@@ -13,6 +13,7 @@ from usage_reporter.telemetry_sender import CHECK_INTERVAL_MS, Response, Telemet
 
 _config = javascript.JSON.parse(document["usage-admin-config"].text)
 _logged = {}
+_checks = [0]  # checks run so far, due or not: shown in window.usageTelemetrySender
 
 
 def _log(level, message):
@@ -46,8 +47,11 @@ sender = TelemetrySender(
 
 
 def _publish():
+    """The sender's state for the page (and for a test or an admin in the console): a check
+    that found nothing due shows only as ``checks`` growing with ``busy`` false."""
     window.usageTelemetrySender = window.JSON.parse(javascript.JSON.stringify(
-        {"sent": sender.sent, "failures": sender.failures, "retryAt": sender.retry_at, "busy": sender.busy}))
+        {"sent": sender.sent, "failures": sender.failures, "retryAt": sender.retry_at, "busy": sender.busy,
+         "checks": _checks[0]}))
 
 
 def _fetch_options(request):
@@ -91,9 +95,12 @@ def _drive(steps, response=None):
 
 def check(*_args):
     try:
+        _checks[0] += 1
         steps = sender.check()
-        if steps is not None:
-            _drive(steps)
+        if steps is None:
+            _publish()
+        else:
+            _drive(steps)  # publishes when its last request is answered
     except Exception as exc:
         _log("warn", "usage-collection telemetry check failed: " + str(exc))
 
