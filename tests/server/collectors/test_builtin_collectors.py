@@ -30,6 +30,8 @@ def context(db, now=NOW, **settings):
 
 
 def test_ui_metric_lists_events_per_app_and_user_agents_like_kibana(db):
+    """Kibana's collectors/ui_metric/index.test.ts ("results grouped by appName"): the user
+    agent is listed verbatim under its key, slashes and all."""
     add_ui_metric(db, "discover", "open_doc_flyout", 3)
     add_ui_metric(db, "discover", "add_filter", 5)
     add_ui_metric(db, "dashboards", "dashboard_view", 1)
@@ -37,7 +39,7 @@ def test_ui_metric_lists_events_per_app_and_user_agents_like_kibana(db):
     assert fetch_ui_metric(context(db)) == {
         "dashboards": [{"key": "dashboard_view", "value": 1}],
         "discover": [{"key": "add_filter", "value": 5}, {"key": "open_doc_flyout", "value": 3}],
-        "kibana-user_agent": [{"key": "Mozilla-5.0 (X11; Linux x86_64; rv:128.0) Gecko-20100101 Firefox-128.0",
+        "kibana-user_agent": [{"key": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
                                "value": 1}],
     }
 

@@ -162,7 +162,7 @@ def test_a_posted_report_shows_up_in_usage(client):
     assert posted.status_code == 200, posted.json
     usage = client.get("/api/stats?extended=true&legacy=true").json["usage"]
     assert usage["ui_metric"] == {"discover": [{"key": "open", "value": 3}],
-                                  "kibana-user_agent": [{"key": "Mozilla-5.0 (X11)", "value": 1}]}
+                                  "kibana-user_agent": [{"key": "Mozilla/5.0 (X11)", "value": 1}]}
     [event] = usage["ui_counters"]["dailyEvents"]
     assert (event["appName"], event["eventName"], event["counterType"], event["total"]) == ("discover", "open",
                                                                                            "click", 3)
