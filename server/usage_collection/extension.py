@@ -31,7 +31,9 @@ from .collectors import make_stats_collector as _make_stats_collector
 from .collectors import make_usage_collector as _make_usage_collector
 from .collectors.schema import Schema
 from .errors import register_error_handlers
+from .request_metrics import RequestMetrics
 from .settings import load_settings
+from .stats_payload import REQUEST_METRICS_KEY
 from .storage.pool import ConnectionPool
 from .storage.rollups import RollupSummary, run_rollups
 from .usage_counters import UsageCounter, UsageCounters
@@ -169,6 +171,10 @@ class UsageCollection:
         state = UsageState(settings=settings, clock=self.clock, instance_uuid=instance_uuid,
                            collector_set=self.collector_set, usage_counters=self.usage_counters)
         app.extensions[EXTENSION_KEY] = state
+        # Every request of the app counted for /api/stats (request_metrics.py), in this process.
+        metrics = RequestMetrics(app.wsgi_app)
+        app.wsgi_app = metrics  # type: ignore[method-assign]
+        state.extras[REQUEST_METRICS_KEY] = metrics
         app.teardown_appcontext(_release_db)
         app.before_request(state.start_background)
         register_error_handlers(app)

@@ -28,6 +28,7 @@ from flask_cors import CORS
 from .. import limits
 from ..errors import ApiError, BadRequest, StorageUnavailable
 from ..extension import get_state
+from ..request_metrics import mark_client_disconnected
 from ..storage.ui_report import store_report
 from ..validation import Limits, parse_report
 
@@ -145,6 +146,10 @@ def read_body(limit: int) -> bytes:
         size += len(chunk)
     if size > limit:
         raise too_large
+    if length is not None and size < length:  # the client went away mid-body (gunicorn reads EOF)
+        mark_client_disconnected(request.environ)
+        raise BadRequest(f"[request body]: the body ended after {size} of its {length} bytes "
+                         "(the client disconnected); nothing was stored.")
     return b"".join(chunks)
 
 

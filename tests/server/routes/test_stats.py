@@ -34,7 +34,7 @@ def test_the_basic_answer_has_service_process_and_os_blocks(app, client):
     ("extended=TRUE&legacy=", "clusterUuid", "dailyEvents"),
     ("extended=true", "cluster_uuid", "daily_events"),
     ("extended=true&legacy=false", "cluster_uuid", "daily_events"),
-    ("extended=true&legacy=true&exclude_usage=true", "clusterUuid", "dailyEvents"),
+    ("extended=true&legacy=true&exclude_usage=false", "clusterUuid", "dailyEvents"),
 ])
 def test_extended_adds_usage_and_legacy_picks_the_key_style(app, client, query, uuid_key, events_key):
     body = client.get(f"/api/stats?{query}").json
