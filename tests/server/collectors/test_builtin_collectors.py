@@ -81,6 +81,18 @@ def test_the_default_window_is_today_and_the_two_days_before(db):
         assert [e["fromTimestamp"][:10] for e in events] == [day(2), day(1), day(0)]
 
 
+def test_a_counter_exactly_three_days_old_is_kibanas_and_needs_four_report_days_here(db):
+    """Kibana's ui_counters/rollups/rollups.test.ts: "returns false if doc is exactly x days
+    old" (``diffInDays > numberOfDays``), so with 3 days Kibana still reports a counter last
+    updated 3 days ago. Ours is a read window of N calendar days (the README says so): the
+    default 3 leaves that counter out, and 4 covers what Kibana keeps."""
+    for days_ago in (3, 4):
+        add_counter(db, "app", "event", on=day(days_ago))
+    assert fetch_ui_counters(context(db))["dailyEvents"] == []
+    events = fetch_ui_counters(context(db, USAGE_COUNTERS_REPORT_DAYS=4))["dailyEvents"]
+    assert [e["fromTimestamp"][:10] for e in events] == ["2025-04-07"]  # NOW is 2025-04-10
+
+
 @pytest.mark.parametrize("report_days, expected_days", [(1, [0]), (3, [0, 2]), (30, [0, 2, 20])])
 def test_the_counter_window_is_a_setting(db, report_days, expected_days):
     for days_ago in (0, 2, 20):
