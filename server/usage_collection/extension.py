@@ -214,6 +214,10 @@ class UsageCollection:
         finally:
             db.conn.close()
 
+    def bulk_usage_fetch(self) -> list[dict[str, Any]]:
+        """Only the usage collectors, as OpenSearch Dashboards' ``bulkUsageFetch``: ``bulk_fetch(only_usage=True)``."""
+        return self.bulk_fetch(only_usage=True)
+
     # Server usage counters (Kibana's usageCollection.createUsageCounter)
 
     def create_usage_counter(self, domain_id: str, retention_period_days: int | None = None) -> UsageCounter:

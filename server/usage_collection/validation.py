@@ -33,7 +33,8 @@ _SHAPE_HINT = 'A report is posted as {"report": {"reportVersion": 3, "uiCounter"
 # Rules layered on the field tables, keyed by field name (whatever map it appears in).
 NON_EMPTY_FIELDS = frozenset({"key", "type", "appName", "eventName", "appId", "viewId"})
 NO_COLON_FIELDS = frozenset({"appName", "appId"})
-WHOLE_NUMBER_FIELDS = frozenset({"total", "numberOfClicks"})
+# "sum": report v1's stats.sum (report_v1.py), the count it adds.
+WHOLE_NUMBER_FIELDS = frozenset({"total", "numberOfClicks", "sum"})
 
 
 @dataclass(frozen=True)
