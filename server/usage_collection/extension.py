@@ -30,10 +30,12 @@ from .collectors import Collector, CollectorSet, FetchContext, builtin_collector
 from .collectors import make_stats_collector as _make_stats_collector
 from .collectors import make_usage_collector as _make_usage_collector
 from .collectors.schema import Schema
+from .data_tasks import DATA_TASKS_TYPE, DataTask, DataTasks
 from .errors import register_error_handlers
 from .request_metrics import RequestMetrics
 from .settings import load_settings
 from .stats_payload import REQUEST_METRICS_KEY
+from .storage import data_tasks as data_task_storage
 from .storage.pool import ConnectionPool
 from .storage.rollups import RollupSummary, run_rollups
 from .usage_counters import UsageCounter, UsageCounters
@@ -58,6 +60,8 @@ class UsageState:
     collector_set: CollectorSet = field(default_factory=CollectorSet)
     usage_counters: UsageCounters | None = None
     rollup_task: PeriodicTask | None = None
+    data_tasks: DataTasks = field(default_factory=DataTasks)
+    data_task_thread: PeriodicTask | None = None
     pool: ConnectionPool = field(init=False, repr=False)
     _background_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = False
@@ -91,8 +95,23 @@ class UsageState:
         finally:
             db.conn.close()
 
+    def run_data_tasks(self) -> list[str]:
+        """Run every data task that is due and that this process wins the claim for; their names."""
+        db = self.connect()
+        try:
+            return self.data_tasks.run_due(db, self.clock, self.settings)
+        finally:
+            db.conn.close()
+
     def start_background(self) -> None:
-        """Start the rollup thread (runs now, then every USAGE_ROLLUP_INTERVAL_S; 0 = never)."""
+        """Start the data-task thread (when tasks exist) and the rollup thread (runs now, then
+        every USAGE_ROLLUP_INTERVAL_S; 0 = never)."""
+        if self.data_task_thread is None and self.data_tasks.tasks and not self._closed:
+            with self._background_lock:
+                if self.data_task_thread is None and not self._closed:
+                    self.data_task_thread = PeriodicTask("data-tasks", self.data_tasks.tick_s(), self.run_data_tasks,
+                                                         run_at_start=True)
+                    self.data_task_thread.start()
         if self.rollup_task is not None or self._closed:
             return
         interval = float(self.settings["USAGE_ROLLUP_INTERVAL_S"])
@@ -109,8 +128,10 @@ class UsageState:
         with self._background_lock:
             self._closed = True
             task, self.rollup_task = self.rollup_task, None
-        if task is not None:
-            task.stop()
+            data_thread, self.data_task_thread = self.data_task_thread, None
+        for thread in (task, data_thread):
+            if thread is not None:
+                thread.stop()
         if self.usage_counters is not None:
             self.usage_counters.close()
         self.pool.close()
@@ -148,6 +169,7 @@ class UsageCollection:
         self.app: Flask | None = None
         self.collector_set = CollectorSet()
         self.usage_counters = UsageCounters(self._now)
+        self.data_tasks = DataTasks()
         for collector in builtin_collectors():
             self.register_collector(collector)
         if app is not None:
@@ -163,13 +185,16 @@ class UsageCollection:
         db = storage.connect(str(settings["USAGE_DB"]))
         try:
             storage.migrate(db)
+            data_task_storage.ensure_schema(db)
+            self.data_tasks.store_schedules(db, self.clock())
             instance_uuid = _instance_uuid(db)
         finally:
             db.conn.close()
         self.collector_set.wait_s = float(settings["USAGE_COLLECTOR_WAIT_S"])
         self.usage_counters.bind(str(settings["USAGE_DB"]), float(settings["USAGE_COUNTERS_FLUSH_S"]))
         state = UsageState(settings=settings, clock=self.clock, instance_uuid=instance_uuid,
-                           collector_set=self.collector_set, usage_counters=self.usage_counters)
+                           collector_set=self.collector_set, usage_counters=self.usage_counters,
+                           data_tasks=self.data_tasks)
         app.extensions[EXTENSION_KEY] = state
         # Every request of the app counted for /api/stats (request_metrics.py), in this process.
         metrics = RequestMetrics(app.wsgi_app)
@@ -213,6 +238,30 @@ class UsageCollection:
             return state.bulk_fetch(db, only_usage=only_usage)
         finally:
             db.conn.close()
+
+    # Data telemetry tasks (the APM plugin's "Data Telemetry"; data_tasks.py)
+
+    def register_data_task(self, name: str, interval_s: float, run: Callable[[FetchContext], Any], *,
+                           schema: Schema) -> DataTask:
+        """Run ``run(context)`` every ``interval_s`` seconds (once per interval across every process
+        and host sharing the database), save its result, and serve it as usage collector ``name``.
+
+        ``schema`` describes the result, as for ``make_usage_collector``. Each task's ``took_ms``
+        and last error appear in the ``data_tasks`` collector."""
+        task = self.data_tasks.build(name, interval_s, run, schema)
+        self.data_tasks.check_new(name)
+        self.register_collector(task.collector)  # a name taken by another collector raises here
+        self.data_tasks.add(task)
+        if self.collector_set.get_collector_by_type(DATA_TASKS_TYPE) is None:
+            self.register_collector(self.data_tasks.status_collector())
+        if self.app is not None:  # registered after init_app: store its schedule now
+            state = get_state(self.app)
+            db = state.connect()
+            try:
+                data_task_storage.register_task(db, task.name, task.interval_s, state.clock())
+            finally:
+                db.conn.close()
+        return task
 
     def bulk_usage_fetch(self) -> list[dict[str, Any]]:
         """Only the usage collectors, as OpenSearch Dashboards' ``bulkUsageFetch``: ``bulk_fetch(only_usage=True)``."""
