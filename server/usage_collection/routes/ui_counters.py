@@ -60,7 +60,7 @@ def _setup(state: BlueprintSetupState) -> None:
          max_age=600, intercept_exceptions=False)
 
 
-class Intake(NamedTuple):
+class ReportRequest(NamedTuple):
     """What ``accept_report`` learnt about a report request before its body is parsed."""
 
     client: str
@@ -72,11 +72,11 @@ class Intake(NamedTuple):
 @blueprint.post(REPORT_PATH)
 def report() -> ResponseReturnValue:
     """Validate a report and add it to the aggregates (the equivalent of Kibana's storeUiReport)."""
-    intake, raw = accept_report()
-    return store_and_answer(parse_report(raw, Limits.from_settings(get_state().settings)), intake)
+    request_info, raw = accept_report()
+    return store_and_answer(parse_report(raw, Limits.from_settings(get_state().settings)), request_info)
 
 
-def accept_report(xsrf_message: str = XSRF_MESSAGE) -> tuple[Intake, bytes]:
+def accept_report(xsrf_message: str = XSRF_MESSAGE) -> tuple[ReportRequest, bytes]:
     """The checks before a report body is parsed: cross-site, media type, rate limit, size.
 
     Shared by this route and OpenSearch Dashboards' v1 route (``routes/ui_metric.py``)."""
@@ -95,21 +95,21 @@ def accept_report(xsrf_message: str = XSRF_MESSAGE) -> tuple[Intake, bytes]:
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"Storage is unavailable ({exc}); the report was not stored. Retry later.") from exc
     raw = read_body(int(settings["USAGE_MAX_BODY_BYTES"]))
-    return Intake(client, limited, now, dry_run), raw
+    return ReportRequest(client, limited, now, dry_run), raw
 
 
-def store_and_answer(parsed: Report, intake: Intake) -> ResponseReturnValue:
+def store_and_answer(parsed: Report, request_info: ReportRequest) -> ResponseReturnValue:
     """The one place a parsed report (v3 or v1) is stored: the new-keys limit, ``store_report``
     in one transaction, and the answer (``ok``, ``duplicate``, ``dry_run``; 503 when storage fails)."""
-    if intake.dry_run:
+    if request_info.dry_run:
         return jsonify(status="ok", dry_run=True)
     state = get_state()
-    key_limit = int(state.settings[limits.KEYS_SETTING]) if intake.limited else 0
-    check = ((lambda conn: limits.check_new_keys(conn, parsed, intake.client, intake.now, key_limit))
+    key_limit = int(state.settings[limits.KEYS_SETTING]) if request_info.limited else 0
+    check = ((lambda conn: limits.check_new_keys(conn, parsed, request_info.client, request_info.now, key_limit))
              if key_limit > 0 else None)
     try:
         with state.pool.connection() as db:
-            stored = store_report(db, parsed, intake.now, check)
+            stored = store_report(db, parsed, request_info.now, check)
     except sqlite3.Error as exc:  # locked past the busy timeout, read-only, corrupt, disk full...
         raise StorageUnavailable(f"Storage is unavailable ({exc}); the report was not stored. Retry later.") from exc
     if not stored:

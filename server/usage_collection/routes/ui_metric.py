@@ -32,5 +32,5 @@ blueprint = Blueprint("usage_ui_metric", __name__)
 @blueprint.post(V1_REPORT_PATH)
 def report_v1() -> ResponseReturnValue:
     """Validate a v1 report and store it like a v3 one (OSD's storeReport)."""
-    intake, raw = accept_report(OSD_XSRF_MESSAGE)
-    return store_and_answer(parse_report_v1(raw, Limits.from_settings(get_state().settings)), intake)
+    request_info, raw = accept_report(OSD_XSRF_MESSAGE)
+    return store_and_answer(parse_report_v1(raw, Limits.from_settings(get_state().settings)), request_info)
