@@ -24,7 +24,14 @@ from .errors import ApiError
 from .extension import get_state
 
 TOKEN_SETTING = "USAGE_STATS_TOKEN"
+# Headers a cross-site form cannot send: Kibana's, and OpenSearch Dashboards' names for them.
+XSRF_HEADERS = ("kbn-xsrf", "kbn-version", "osd-xsrf", "osd-version")
 View = TypeVar("View", bound=Callable[..., Any])
+
+
+def has_xsrf_header(headers: Any) -> bool:
+    """True when a write carries one of ``XSRF_HEADERS`` (any value), as Kibana and OSD require."""
+    return any(name in headers for name in XSRF_HEADERS)
 
 
 def client_ip(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

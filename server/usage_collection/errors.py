@@ -5,9 +5,9 @@ Kibana answers with Boom's shape; so do we, for every status, so a client needs 
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 
 class ApiError(Exception):
@@ -57,6 +57,12 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500
         message = exc.description or exc.name
+        if isinstance(exc, ClientDisconnected):  # a body cut short: a disconnect in /api/stats
+            from .request_metrics import mark_client_disconnected
+
+            mark_client_disconnected(request.environ)
+            message = ("[request body]: the body ended before its Content-Length (the client disconnected); "
+                       "nothing was stored.")
         if status == 413:
             limit = app.config.get("USAGE_MAX_BODY_BYTES")
             message = f"Request body is larger than the limit of {limit} bytes."

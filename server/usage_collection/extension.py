@@ -26,10 +26,14 @@ from .collectors import Collector, CollectorSet, FetchContext, builtin_collector
 from .collectors import make_stats_collector as _make_stats_collector
 from .collectors import make_usage_collector as _make_usage_collector
 from .collectors.schema import Schema
+from .data_tasks import DATA_TASKS_TYPE, DataTask, DataTasks
 from .errors import register_error_handlers
+from .data_tasks import DATA_TASKS_TYPE, DataTask, DataTasks
 from .group_commit import GroupCommit
+from .request_metrics import RequestMetrics
 from .rollups import RollupSummary, run_rollups
 from .settings import load_settings
+from .stats_payload import REQUEST_METRICS_KEY
 from .storage import Caps, IntakeCaps, Storage, StorageError, open_storage
 from .usage_counters import UsageCounter, UsageCounters
 
@@ -56,6 +60,8 @@ class UsageState:
     usage_counters: UsageCounters | None = None
     rollup_task: PeriodicTask | None = None
     group_commit: GroupCommit = field(init=False, repr=False)
+    data_tasks: DataTasks = field(default_factory=DataTasks)
+    data_task_thread: PeriodicTask | None = None
     _background_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = False
 
@@ -86,8 +92,19 @@ class UsageState:
         domains = self.usage_counters.retention_by_domain() if self.usage_counters else {}
         return run_rollups(self.storage, self.clock(), self.settings, domains)
 
+    def run_data_tasks(self) -> list[str]:
+        """Run every data task that is due and that this process wins the claim for; their names."""
+        return self.data_tasks.run_due(self.storage, self.clock, self.fetch_context)
+
     def start_background(self) -> None:
-        """Start the rollup thread (runs now, then every USAGE_ROLLUP_INTERVAL_S; 0 = never)."""
+        """Start the data-task thread (when tasks exist) and the rollup thread (runs now, then
+        every USAGE_ROLLUP_INTERVAL_S; 0 = never)."""
+        if self.data_task_thread is None and self.data_tasks.tasks and not self._closed:
+            with self._background_lock:
+                if self.data_task_thread is None and not self._closed:
+                    self.data_task_thread = PeriodicTask("data-tasks", self.data_tasks.tick_s(), self.run_data_tasks,
+                                                         run_at_start=True)
+                    self.data_task_thread.start()
         if self.rollup_task is not None or self._closed:
             return
         interval = float(self.settings["USAGE_ROLLUP_INTERVAL_S"])
@@ -104,8 +121,10 @@ class UsageState:
         with self._background_lock:
             self._closed = True
             task, self.rollup_task = self.rollup_task, None
-        if task is not None:
-            task.stop()
+            data_thread, self.data_task_thread = self.data_task_thread, None
+        for thread in (task, data_thread):
+            if thread is not None:
+                thread.stop()
         self.group_commit.close()
         if self.usage_counters is not None:
             self.usage_counters.close()
@@ -139,6 +158,7 @@ class UsageCollection:
         self.app: Flask | None = None
         self.collector_set = CollectorSet()
         self.usage_counters = UsageCounters(self._now)
+        self.data_tasks = DataTasks()
         for collector in builtin_collectors():
             self.register_collector(collector)
         if app is not None:
@@ -158,6 +178,7 @@ class UsageCollection:
         try:
             storage.migrate()
             instance_uuid = storage.instance_uuid()
+            self.data_tasks.store_schedules(storage, self.clock())
         except StorageError:
             storage.close()
             raise
@@ -167,8 +188,13 @@ class UsageCollection:
                            intake_caps=IntakeCaps(int(settings["USAGE_INTAKE_MAX_PER_INSTANCE_PER_DAY"]),
                                                   int(settings["USAGE_INTAKE_MAX_PER_CLIENT_PER_DAY"]),
                                                   int(settings["USAGE_INTAKE_MAX_TOTAL_BYTES"])),
-                           collector_set=self.collector_set, usage_counters=self.usage_counters)
+                           collector_set=self.collector_set, usage_counters=self.usage_counters,
+                           data_tasks=self.data_tasks)
         app.extensions[EXTENSION_KEY] = state
+        # Every request of the app counted for /api/stats (request_metrics.py), in this process.
+        metrics = RequestMetrics(app.wsgi_app)
+        app.wsgi_app = metrics  # type: ignore[method-assign]
+        state.extras[REQUEST_METRICS_KEY] = metrics
         app.before_request(state.start_background)
         register_error_handlers(app)
         from .routes import register_routes
@@ -199,6 +225,30 @@ class UsageCollection:
     def bulk_fetch(self, *, only_usage: bool = False) -> list[dict[str, Any]]:
         """Fetch every ready collector now."""
         return self._state().bulk_fetch(only_usage=only_usage)
+
+    # Data telemetry tasks (the APM plugin's "Data Telemetry"; data_tasks.py)
+
+    def register_data_task(self, name: str, interval_s: float, run: Callable[[FetchContext], Any], *,
+                           schema: Schema) -> DataTask:
+        """Run ``run(context)`` every ``interval_s`` seconds (once per interval across every process
+        and host sharing the database), save its result, and serve it as usage collector ``name``.
+
+        ``schema`` describes the result, as for ``make_usage_collector``. Each task's ``took_ms``
+        and last error appear in the ``data_tasks`` collector."""
+        task = self.data_tasks.build(name, interval_s, run, schema)
+        self.data_tasks.check_new(name)
+        self.register_collector(task.collector)  # a name taken by another collector raises here
+        self.data_tasks.add(task)
+        if self.collector_set.get_collector_by_type(DATA_TASKS_TYPE) is None:
+            self.register_collector(self.data_tasks.status_collector())
+        if self.app is not None:  # registered after init_app: store its schedule now
+            state = get_state(self.app)
+            state.storage.register_data_task(task.name, task.interval_s, state.clock())
+        return task
+
+    def bulk_usage_fetch(self) -> list[dict[str, Any]]:
+        """Only the usage collectors, as OpenSearch Dashboards' ``bulkUsageFetch``: ``bulk_fetch(only_usage=True)``."""
+        return self.bulk_fetch(only_usage=True)
 
     # Server usage counters (Kibana's usageCollection.createUsageCounter)
 

@@ -56,7 +56,7 @@ SETTINGS: list[Setting] = [
     Setting("USAGE_LIMITS_EXEMPT", ["127.0.0.0/8", "::1"], "Comma-separated addresses or networks the two limits above never apply to (loopback by default; behind a reverse proxy apply ProxyFix).", _list),
     Setting("USAGE_COLLECTOR_WAIT_S", 1.0, "How long bulk fetch waits for a collector's is_ready (Kibana's maximumWaitTimeForAllCollectorsInS).", float),
     Setting("USAGE_COUNTERS_FLUSH_S", 5.0, "How often buffered server usage counters are written (Kibana's usageCounters.bufferDuration).", float),
-    Setting("USAGE_COUNTERS_REPORT_DAYS", 3, "Days of daily UI and server counters the ui_counters and usage_counters collectors report: today and the days before it, as Kibana 7.11 kept UI counters 3 days (older days stay stored for the dashboard until USAGE_UI_COUNTERS_KEEP_DAYS).", int),
+    Setting("USAGE_COUNTERS_REPORT_DAYS", 3, "Days of daily UI and server counters the ui_counters and usage_counters collectors report: today and the days before it, N calendar days in all (Kibana 7.11 reported what its rollup kept, counters up to 3 days old: set 4 to match; older days stay stored for the dashboard until USAGE_UI_COUNTERS_KEEP_DAYS).", int),
     Setting("USAGE_UI_COUNTERS_KEEP_DAYS", 90, "Days of daily UI and server usage counters kept before retention deletes them.", int),
     Setting("USAGE_APP_USAGE_KEEP_DAYS", 90, "Days of daily application usage kept before being rolled into totals.", int),
     Setting("USAGE_ROLLUP_INTERVAL_S", 3600.0, "How often rollups and retention run in the server (first run after the first request); 0: none in the server, run `usage-collection rollup` from cron.", float),

@@ -6,9 +6,16 @@ telemetry snapshots (Kibana's collection manager, reduced to what a single servi
 
 The service block is Kibana's ``kibana`` block under this product's name,
 ``usage_collection`` (as OpenSearch Dashboards renamed it ``opensearch_dashboards``), with
-``name`` from ``USAGE_SERVICE_NAME``. Figures are sampled when asked, so
-``collection_interval_ms`` is 0. The cluster uuid is the database's instance uuid: every
-worker sharing one database reports the same one, like Kibana nodes sharing a cluster.
+``name`` from ``USAGE_SERVICE_NAME``, ``index`` the database it keeps its state in
+(Kibana's ``.kibana`` index) and ``locale`` the language of its pages and messages.
+Figures are sampled when asked, so ``collection_interval_ms`` is 0. The cluster uuid is
+the database's instance uuid: every worker sharing one database reports the same one,
+like Kibana nodes sharing a cluster.
+
+What each figure covers: ``process``, ``requests``, ``response_times``,
+``concurrent_connections`` are the answering worker process's own (``request_metrics.py``);
+``os`` is the host's; ``usage`` is read from the database, so it is summed over every
+worker and host writing to it.
 """
 
 from __future__ import annotations
@@ -17,10 +24,14 @@ import socket
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+
 from .api_fields import to_api_field_names
 from .collectors import CollectorSet
+from .request_metrics import event_loop_delay_ms
 from .storage import Storage
 from .system_metrics import os_metrics, process_metrics
+
+REQUEST_METRICS_KEY = "request_metrics"
 from .timeutil import iso_timestamp
 from .version import __version__
 
@@ -28,10 +39,12 @@ if TYPE_CHECKING:
     from .extension import UsageState
 
 SERVICE_KEY = "usage_collection"
+# The admin pages and every message are in English only (Kibana's i18n.locale default).
+LOCALE = "en"
 
 
 def service_status(db: Storage) -> str:
-    """``green`` when the database answers and passes its check, ``red`` when not (Kibana's status levels)."""
+    """``green`` when the database answers, ``red`` when it does not (Kibana's status levels)."""
     return "green" if db.health() is None else "red"
 
 
@@ -40,10 +53,12 @@ def service_block(state: "UsageState", db: Storage, transport_address: str | Non
     block: dict[str, Any] = {
         "uuid": state.instance_uuid,
         "name": state.settings["USAGE_SERVICE_NAME"],
+        "index": db.description,
         "host": socket.gethostname(),
         "version": version,
         "snapshot": bool(snapshot) or ".dev" in version,
         "status": service_status(db),
+        "locale": LOCALE,
     }
     if transport_address:
         block["transport_address"] = transport_address
@@ -57,16 +72,23 @@ def fetch_usage(state: "UsageState", db: Storage, now: datetime, *, only_usage: 
 
 
 def build_stats_payload(state: "UsageState", db: Storage, now: datetime, *, extended: bool = True,
-                        legacy: bool = True, transport_address: str | None = None) -> dict[str, Any]:
-    """The /api/stats body; ``extended`` adds ``usage`` and the cluster uuid (snake_cased unless ``legacy``)."""
+                        legacy: bool = True, transport_address: str | None = None,
+                        exclude_usage: bool = False) -> dict[str, Any]:
+    """The /api/stats body; ``extended`` adds ``usage`` and the cluster uuid (snake_cased unless
+    ``legacy``); ``exclude_usage`` leaves ``usage`` empty (Metricbeat's every-10-seconds poll)."""
+    process = {**process_metrics(), "event_loop_delay": event_loop_delay_ms()}
+    metrics = state.extras.get(REQUEST_METRICS_KEY)
+    http: dict[str, Any] = metrics.snapshot() if metrics is not None else {}
     payload: dict[str, Any] = {
-        "process": process_metrics(),
+        "process": process,
         "os": os_metrics(),
+        **http,
         SERVICE_KEY: service_block(state, db, transport_address),
         "last_updated": iso_timestamp(now),
         "collection_interval_ms": 0,
     }
     if extended:
-        usage = {"usage": fetch_usage(state, db, now), "clusterUuid": state.instance_uuid}
+        usage_data = {} if exclude_usage else fetch_usage(state, db, now)
+        usage = {"usage": usage_data, "clusterUuid": state.instance_uuid}
         payload.update(usage if legacy else to_api_field_names(usage))
     return payload

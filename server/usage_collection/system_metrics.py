@@ -1,9 +1,14 @@
 """Process and OS figures for /api/stats, from the standard library and ``/proc`` when present.
 
 Kibana's ``process`` and ``os`` blocks come from Node's ops metrics; these are the same
-keys where Python has an equivalent (no event loop or V8 heap here), so a Metricbeat-style
-reader finds ``os.load.1m`` or ``process.uptime_ms`` where it expects them. Anything the
-platform cannot tell is left out rather than reported as a made-up zero.
+keys (as Kibana's ``/api/stats`` names them: ``_bytes``, ``_ms``), so Metricbeat finds
+``os.load.1m`` or ``process.uptime_ms`` where it expects them. Python has no V8 heap:
+``process.memory.heap`` is the process's heap as Linux accounts it (``/proc/self/status``):
+``total_bytes`` the data segment reserved (``VmData``), ``used_bytes`` the anonymous memory
+resident (``RssAnon``), ``size_limit`` how far it may grow (the lowest of ``RLIMIT_DATA``,
+``RLIMIT_AS``, the cgroup's ``memory.max`` and physical memory). The event loop delay is
+measured by ``request_metrics.event_loop_delay_ms``. Anything the platform cannot tell is left
+out rather than reported as a made-up zero; every ``process`` figure is this process's.
 """
 
 from __future__ import annotations
@@ -55,8 +60,45 @@ def _resident_bytes() -> int | None:
     return None
 
 
+def _status_kib(text: str, name: str) -> int | None:
+    for line in text.splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def _heap_limit_bytes() -> int | None:
+    limits: list[int] = []
+    if resource is not None:
+        for which in (resource.RLIMIT_DATA, getattr(resource, "RLIMIT_AS", resource.RLIMIT_DATA)):
+            soft = resource.getrlimit(which)[0]
+            if soft != resource.RLIM_INFINITY:
+                limits.append(soft)
+    cgroup = (_read("/sys/fs/cgroup/memory.max") or "").strip()
+    if cgroup.isdigit():
+        limits.append(int(cgroup))
+    memory = _memory()
+    if memory:
+        limits.append(memory["total_bytes"])
+    return min(limits) if limits else None
+
+
+def heap_metrics() -> dict[str, int]:
+    """``{total_bytes, used_bytes, size_limit}`` from ``/proc/self/status``; ``{}`` where there is none."""
+    status = _read("/proc/self/status")
+    if not status:
+        return {}
+    total, used, limit = _status_kib(status, "VmData"), _status_kib(status, "RssAnon"), _heap_limit_bytes()
+    if total is None or used is None or limit is None:
+        return {}
+    return {"total_bytes": total, "used_bytes": used, "size_limit": limit}
+
+
 def process_metrics() -> dict[str, Any]:
     metrics: dict[str, Any] = {"pid": os.getpid(), "memory": {}, "threads": threading.active_count()}
+    heap = heap_metrics()
+    if heap:
+        metrics["memory"]["heap"] = heap
     resident = _resident_bytes()
     if resident is not None:
         metrics["memory"]["resident_set_size_bytes"] = resident

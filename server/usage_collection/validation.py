@@ -36,7 +36,8 @@ _SHAPE_HINT = 'A report is posted as {"report": {"reportVersion": 3, "uiCounter"
 # Rules layered on the field tables, keyed by field name (whatever map it appears in).
 NON_EMPTY_FIELDS = frozenset({"key", "type", "appName", "eventName", "appId", "viewId"})
 NO_COLON_FIELDS = frozenset({"appName", "appId"})
-WHOLE_NUMBER_FIELDS = frozenset({"total", "numberOfClicks"})
+# "sum": report v1's stats.sum (report_v1.py), the count it adds.
+WHOLE_NUMBER_FIELDS = frozenset({"total", "numberOfClicks", "sum"})
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ class UiCounter(NamedTuple):
 
 
 class UserAgent(NamedTuple):
+    """A user agent seen. ``key`` is the ``userAgent`` map's key, not the entry's ``key``
+    field: Kibana stores it as ``<map key>:<user agent>`` (``store_ui_report.test.ts``
+    expects the id ``key-user-agent:test-user-agent`` for the map key ``key-user-agent``
+    and an entry whose ``key`` is ``test-key``). The entry's field is checked, then unused."""
+
     key: str
     type: str
     app_name: str
@@ -111,20 +117,34 @@ def validate_body(body: Any, limits: Limits = Limits()) -> Report:
         raise _error(_ROOT + ".report", f"expected a plain object value, but found [undefined] instead. {_SHAPE_HINT}")
     path = _ROOT + ".report"
     report = body["report"]
-    _object(report, path, REPORT_FIELDS)
-    values: dict[str, Any] = {}
-    for name, (kind, required) in REPORT_FIELDS.items():
-        if name in report or required:
-            values[name] = _value(report.get(name, _MISSING), f"{path}.{name}", name, kind, limits)
+    values = check_fields(report, path, REPORT_FIELDS, ENTRY_FIELDS, limits)
     return Report(
         report_id=values.get("reportId"),
         ui_counters=tuple(UiCounter(e["appName"], e["eventName"], e["type"], e["total"], e["key"], e.get("namespace"))
-                          for e in values.get("uiCounter", ())),
-        user_agents=tuple(UserAgent(e["key"], e["type"], e["appName"], e["userAgent"])
-                          for e in values.get("userAgent", ())),
+                          for _, e in values.get("uiCounter", ())),
+        user_agents=user_agents(values.get("userAgent", ())),
         application_usage=tuple(ApplicationUsage(e["appId"], e["viewId"], e["minutesOnScreen"], e["numberOfClicks"])
-                                for e in values.get("application_usage", ())),
+                                for _, e in values.get("application_usage", ())),
     )
+
+
+def check_fields(report: Any, path: str, fields: Mapping[str, tuple[Any, bool]],
+                 entry_fields: Mapping[str, Mapping[str, tuple[Any, bool]]], limits: Limits) -> dict[str, Any]:
+    """Check ``report``'s fields against a field table; maps become ``[(map key, entry), ...]``.
+
+    Shared by report v3 (``REPORT_FIELDS``) and OpenSearch Dashboards' v1 (``report_v1.py``),
+    so both answer bad input with the same rules and the same messages."""
+    _object(report, path, fields)
+    values: dict[str, Any] = {}
+    for name, (kind, required) in fields.items():
+        if name in report or required:
+            values[name] = _value(report.get(name, _MISSING), f"{path}.{name}", name, kind, limits, entry_fields)
+    return values
+
+
+def user_agents(entries: Iterable[tuple[str, dict[str, Any]]]) -> tuple[UserAgent, ...]:
+    """``UserAgent``s keyed by their map key (see ``UserAgent``), from checked ``userAgent`` entries."""
+    return tuple(UserAgent(map_key, e["type"], e["appName"], e["userAgent"]) for map_key, e in entries)
 
 
 def parse_report(raw: bytes, limits: Limits = Limits()) -> Report:
@@ -155,40 +175,54 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _value(value: Any, path: str, name: str, kind: str, limits: Limits) -> Any:
+def _value(value: Any, path: str, name: str, kind: Any, limits: Limits,
+           entry_fields: Mapping[str, Mapping[str, tuple[Any, bool]]] = ENTRY_FIELDS) -> Any:
+    """One field by its kind: "string", "number", "version" (the literal 3), "map" (a record
+    of ``entry_fields[name]`` entries), a tuple of allowed literals, or a dict (a nested object)."""
     if kind == "string":
         return _string(value, path, name, limits)
     if kind == "number":
         return _number(value, path, name)
     if kind == "version":
-        if type(value) not in (int, float) or value != REPORT_VERSION:
-            raise _error(path, f"expected value to equal [{REPORT_VERSION}]")
-        return REPORT_VERSION
+        kind = (REPORT_VERSION,)
     if kind == "map":
-        return _entries(value, path, name, limits)
-    raise AssertionError(f"unknown field kind {kind!r} for {name}")  # a bug in report.py's tables
+        return _entries(value, path, entry_fields[name], limits)
+    if isinstance(kind, tuple):
+        for allowed in kind:
+            if type(value) is not bool and isinstance(value, str) == isinstance(allowed, str) and value == allowed:
+                return allowed
+        if len(kind) == 1:
+            raise _error(path, f"expected value to equal [{kind[0]}]")
+        shown = _show(value) if isinstance(value, str) else f"[{js_type(value)}]"
+        raise _error(path, f"expected one of [{', '.join(map(str, kind))}] but got {shown}")
+    if isinstance(kind, dict):
+        return _fields(value, path, kind, limits)
+    raise AssertionError(f"unknown field kind {kind!r} for {name}")  # a bug in a field table
 
 
-def _entries(value: Any, path: str, name: str, limits: Limits) -> list[dict[str, Any]]:
+def _entries(value: Any, path: str, fields: Mapping[str, tuple[Any, bool]],
+             limits: Limits) -> list[tuple[str, dict[str, Any]]]:
     if type(value) is not dict:
         raise _error(path, f"expected value of type [object] but got [{js_type(value)}]")
     if len(value) > limits.max_entries:
         raise _error(path, f"has {len(value)} entries but at most [{limits.max_entries}] are accepted "
                            "per report (USAGE_MAX_ENTRIES); send smaller reports.")
-    fields = ENTRY_FIELDS[name]
     entries = []
     for map_key, entry in value.items():
         if len(map_key) > limits.max_name_length:
             raise _error(f"{path}.{_segment(map_key)}", f"key has length [{len(map_key)}] but it must have "
                          f"a maximum length of [{limits.max_name_length}].")
-        entry_path = f"{path}.{_segment(map_key)}"
-        _object(entry, entry_path, fields)
-        checked = {}
-        for field, (kind, required) in fields.items():
-            if field in entry or required:
-                checked[field] = _value(entry.get(field, _MISSING), f"{entry_path}.{field}", field, kind, limits)
-        entries.append(checked)
+        entries.append((map_key, _fields(entry, f"{path}.{_segment(map_key)}", fields, limits)))
     return entries
+
+
+def _fields(entry: Any, path: str, fields: Mapping[str, tuple[Any, bool]], limits: Limits) -> dict[str, Any]:
+    _object(entry, path, fields)
+    checked = {}
+    for field, (kind, required) in fields.items():
+        if field in entry or required:
+            checked[field] = _value(entry.get(field, _MISSING), f"{path}.{field}", field, kind, limits)
+    return checked
 
 
 def _object(value: Any, path: str, fields: Mapping[str, Any]) -> None:

@@ -34,6 +34,8 @@ def test_collectors_registered_before_init_app_are_in_stats(db_path):
         assert everything["ops"] == {"queue": 0} and everything["early"] == {"exports": 3}
         with app.test_request_context():
             assert "ops" not in usage.get_collector_set().to_object(usage.bulk_fetch(only_usage=True))
+        only_usage = usage.get_collector_set().to_object(usage.bulk_usage_fetch())  # OSD's bulkUsageFetch
+        assert "ops" not in only_usage and only_usage["early"] == {"exports": 3}
     finally:
         app.extensions["usage_collection"].close()
 

@@ -70,7 +70,11 @@ def test_limits_come_from_the_settings():
 
 
 def test_the_rules_name_fields_the_wire_format_has():
+    from usage_collection.report_v1 import V1_ENTRY_FIELDS, V1_REPORT_FIELDS
+
     known = set(REPORT_FIELDS) | {name for fields in ENTRY_FIELDS.values() for name in fields}
+    known |= set(V1_REPORT_FIELDS) | {name for fields in V1_ENTRY_FIELDS.values() for name in fields}
+    known |= set(V1_ENTRY_FIELDS["uiStatsMetrics"]["stats"][0])
     assert set(field_rules()) <= known
 
 

@@ -89,6 +89,10 @@ class CollectorSet:
         results.append({"type": USAGE_COLLECTOR_STATS_TYPE, "result": stats})
         return results
 
+    def bulk_usage_fetch(self, context: FetchContext, *, wait_s: float | None = None) -> list[FetchResult]:
+        """Only the usage collectors (OpenSearch Dashboards' ``bulkUsageFetch``): ``bulk_fetch(only_usage=True)``."""
+        return self.bulk_fetch(context, only_usage=True, wait_s=wait_s)
+
     @staticmethod
     def to_object(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         """``{type: result}`` from ``bulk_fetch``'s list (Kibana's ``toObject``)."""

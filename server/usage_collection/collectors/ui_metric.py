@@ -2,11 +2,16 @@
 
 Read from the ``ui_metric`` rows the receiver keeps (every type of one event summed, as
 Kibana's ``ui-metric`` saved objects), plus the user agents seen, which Kibana stores as
-``ui-metric`` documents too and so reports under their key (``kibana-user_agent``) with
-``/`` replaced by ``-`` and a value of 1::
+``ui-metric`` documents with the id ``<userAgent map key>:<user agent>`` and so reports
+under the map key (``kibana-user_agent``), verbatim, with a value of 1 (Kibana's
+``collectors/ui_metric/index.test.ts``)::
 
     {"discover": [{"key": "open_doc_flyout", "value": 3}],
-     "kibana-user_agent": [{"key": "Mozilla-5.0 (X11; Linux x86_64)", "value": 1}]}
+     "kibana-user_agent": [{"key": "Mozilla/5.0 (X11; Linux x86_64)", "value": 1}]}
+
+(Kibana 8.x+ writes the saved-object id with ``/`` replaced by ``-``, for its saved-object
+path rules, and so reports ``Mozilla-5.0``; we have no such rule and keep the string as
+the browser sent it, as Kibana 7.x and OpenSearch Dashboards do.)
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ def fetch_ui_metric(context: FetchContext) -> dict[str, list[dict[str, Any]]]:
     for app_name, event_name, count in storage.ui_metric_rows():
         output.setdefault(app_name, []).append({"key": event_name, "value": count})
     for key, user_agent in storage.user_agent_rows():
-        output.setdefault(key, []).append({"key": user_agent.replace("/", "-"), "value": 1})
+        output.setdefault(key, []).append({"key": user_agent, "value": 1})
     return output
 
 

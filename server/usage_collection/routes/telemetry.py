@@ -27,6 +27,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from .. import limits
+from ..access import has_xsrf_header
 from ..errors import ApiError, BadRequest, StorageUnavailable
 from ..storage import IntakeRefused, StorageError
 from ..extension import get_db, get_state
@@ -66,7 +67,7 @@ def check_admin_write() -> None:
     *reports*) are not trusted to change telemetry settings.
     """
     require_admin_access()
-    if "kbn-xsrf" in request.headers or "kbn-version" in request.headers:
+    if has_xsrf_header(request.headers):  # kbn-xsrf, kbn-version, osd-xsrf, osd-version
         return
     origin = (request.headers.get("Origin") or "").rstrip("/").lower()
     if origin and origin == request.host_url.rstrip("/").lower():

@@ -10,15 +10,19 @@ A thin edge: cross-site check, media type, size limit, strict JSON, validation, 
     503                                       storage unavailable; the client keeps it and retries
 
 ``navigator.sendBeacon`` cannot set headers and sends ``text/plain``, so besides Kibana's
-``kbn-xsrf`` / ``kbn-version`` header a write is also accepted when its ``Origin`` is this
-server's own or on ``USAGE_ALLOWED_ORIGINS`` (which also get CORS headers on this route).
+``kbn-xsrf`` / ``kbn-version`` header (or OpenSearch Dashboards' ``osd-xsrf`` / ``osd-version``)
+a write is also accepted when its ``Origin`` is this server's own or on
+``USAGE_ALLOWED_ORIGINS`` (which also get CORS headers on this route and the v1 one).
+``accept_report`` and ``store_and_answer`` are shared with the v1 route (``ui_metric.py``):
+every report, whatever its version, is stored through ``store_and_answer``.
 """
 
 from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from typing import Any, Iterator
+from datetime import datetime
+from typing import Any, Iterator, NamedTuple
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
@@ -27,11 +31,14 @@ from flask_cors import CORS
 
 from .. import limits
 from ..errors import ApiError, BadRequest, StorageUnavailable
+from ..access import XSRF_HEADERS, has_xsrf_header
 from ..extension import get_state
+from ..request_metrics import mark_client_disconnected
 from ..storage import KeyLimitHit, Pending, StorageError
 from ..validation import Limits, Report, parse_report
 
 REPORT_PATH = "/api/ui_counters/_report"
+V1_REPORT_PATH = "/api/ui_metric/report"  # OpenSearch Dashboards' route, served by routes/ui_metric.py
 XSRF_MESSAGE = "Request must contain a kbn-xsrf header."
 ACCEPTED_MEDIA_TYPES = ("application/json", "text/plain")
 _TRUE = {"true", "1", "yes"}
@@ -48,17 +55,34 @@ def _setup(state: BlueprintSetupState) -> None:
         return
     patterns: list[Any] = ["*" if origin == "*" else re.compile(re.escape(origin) + r"\Z", re.IGNORECASE)
                            for origin in origins]
-    CORS(state.app, resources={REPORT_PATH: {}}, origins=patterns, methods=["POST"],
-         allow_headers=["content-type", "kbn-xsrf", "kbn-version"], supports_credentials=True,
+    CORS(state.app, resources={REPORT_PATH: {}, V1_REPORT_PATH: {}}, origins=patterns, methods=["POST"],
+         allow_headers=["content-type", *XSRF_HEADERS], supports_credentials=True,
          max_age=600, intercept_exceptions=False)
+
+
+class ReportRequest(NamedTuple):
+    """What ``accept_report`` learnt about a report request before its body is parsed."""
+
+    client: str
+    limited: bool  # the per-client abuse limits apply (not in USAGE_LIMITS_EXEMPT)
+    now: datetime
+    dry_run: bool
 
 
 @blueprint.post(REPORT_PATH)
 def report() -> ResponseReturnValue:
     """Validate a report and add it to the aggregates (the equivalent of Kibana's storeUiReport)."""
+    request_info, raw = accept_report()
+    return store_and_answer(parse_report(raw, Limits.from_settings(get_state().settings)), request_info)
+
+
+def accept_report(xsrf_message: str = XSRF_MESSAGE) -> tuple[ReportRequest, bytes]:
+    """The checks before a report body is parsed: cross-site, media type, rate limit, size.
+
+    Shared by this route and OpenSearch Dashboards' v1 route (``routes/ui_metric.py``)."""
     state = get_state()
     settings = state.settings
-    check_xsrf()
+    check_xsrf(xsrf_message)
     check_media_type()
     dry_run = _flag("dry_run")
     client = request.remote_addr or "unknown"
@@ -68,22 +92,21 @@ def report() -> ResponseReturnValue:
         with storage_errors():
             limits.check_rate(state.storage, client, now, int(settings[limits.RATE_SETTING]))
     raw = read_body(int(settings["USAGE_MAX_BODY_BYTES"]))
-    parsed = parse_report(raw, Limits.from_settings(settings))
-    if dry_run:
+    return ReportRequest(client, limited, now, dry_run), raw
+
+
+def store_and_answer(parsed: Report, request_info: ReportRequest) -> ResponseReturnValue:
+    """The one place a parsed report (v3 or v1) is stored: handed to this process's group
+    commit with its client's new-key limit, answered once its batch is committed (``ok``,
+    ``duplicate``, ``dry_run``; 429 past the key limit; 503 when storage fails)."""
+    if request_info.dry_run:
         return jsonify(status="ok", dry_run=True)
-    return store_and_answer(parsed, client, limited)
-
-
-def store_and_answer(parsed: Report, client: str, limited: bool) -> ResponseReturnValue:
-    """Hand a validated report to this process's group commit and answer once it is committed
-    (every report route ends here)."""
     state = get_state()
-    now = state.clock()
-    key_limit = int(state.settings[limits.KEYS_SETTING]) if limited else 0
+    key_limit = int(state.settings[limits.KEYS_SETTING]) if request_info.limited else 0
     with storage_errors():
-        outcome = state.group_commit.submit(Pending(parsed, now, client, key_limit))
+        outcome = state.group_commit.submit(Pending(parsed, request_info.now, request_info.client, key_limit))
     if isinstance(outcome, KeyLimitHit):
-        raise limits.key_limit_exceeded(outcome, client, now)
+        raise limits.key_limit_exceeded(outcome, request_info.client, request_info.now)
     if outcome == "duplicate":
         return jsonify(status="ok", duplicate=True)
     return jsonify(status="ok")
@@ -106,14 +129,15 @@ def allowed_origins(app: Flask) -> list[str]:
     return [_origin(origin) for origin in value if origin.strip()]
 
 
-def check_xsrf() -> None:
-    """Kibana's rule (a ``kbn-xsrf`` or ``kbn-version`` header), plus same or allow-listed ``Origin``.
+def check_xsrf(message: str = XSRF_MESSAGE) -> None:
+    """Kibana's rule (a ``kbn-xsrf`` or ``kbn-version`` header, or OpenSearch Dashboards'
+    ``osd-xsrf`` / ``osd-version``), plus same or allow-listed ``Origin``.
 
     A cross-site page cannot add a custom header without a CORS preflight that only
     allow-listed origins pass, and browsers always send ``Origin`` on a cross-site POST.
     """
     headers = request.headers
-    if "kbn-xsrf" in headers or "kbn-version" in headers:
+    if has_xsrf_header(headers):
         return
     origin = headers.get("Origin")
     if origin:
@@ -123,7 +147,7 @@ def check_xsrf() -> None:
         allowed = allowed_origins(current_app)
         if origin in allowed or "*" in allowed:
             return
-    raise BadRequest(XSRF_MESSAGE)
+    raise BadRequest(message)
 
 
 def check_media_type() -> None:
@@ -156,6 +180,10 @@ def read_body(limit: int) -> bytes:
         size += len(chunk)
     if size > limit:
         raise too_large
+    if length is not None and size < length:  # the client went away mid-body (gunicorn reads EOF)
+        mark_client_disconnected(request.environ)
+        raise BadRequest(f"[request body]: the body ended after {size} of its {length} bytes "
+                         "(the client disconnected); nothing was stored.")
     return b"".join(chunks)
 
 

@@ -9,11 +9,12 @@ query code below, written once in SQL both engines run.
 from __future__ import annotations
 
 from .dashboard import DashboardReads
+from .data_tasks import DataTaskStore
 from .reads import CollectorReads
 from .reports import ReportStore
 from .telemetry import TelemetryStore
 from .upkeep import Upkeep
 
 
-class Storage(ReportStore, CollectorReads, DashboardReads, TelemetryStore, Upkeep):
+class Storage(ReportStore, CollectorReads, DashboardReads, TelemetryStore, Upkeep, DataTaskStore):
     """Everything stored, behind methods; see the mixed-in modules for each part."""

@@ -70,7 +70,7 @@ class PostgresStorage(Storage):
             with self._get_pool().connection() as raw:
                 yield PostgresConn(raw)
         except (psycopg.Error, PoolTimeout) as exc:
-            raise StorageError(f"{exc} (PostgreSQL {self.description})".strip()) from exc
+            raise StorageError(str(exc).strip() or type(exc).__name__) from exc
 
     @contextmanager
     def try_lock(self, name: str, lease_s: float = 3600.0) -> Iterator[bool]:

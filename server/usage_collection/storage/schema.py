@@ -130,14 +130,19 @@ CREATE TABLE IF NOT EXISTS daily_new_names (
     day TEXT PRIMARY KEY,
     names {bigint} NOT NULL
 );
--- Data telemetry tasks: the saved result of each periodic task, shared by every host.
+-- Data telemetry tasks (data_tasks.py): each periodic task's schedule, claim and saved result.
 CREATE TABLE IF NOT EXISTS data_tasks (
     name TEXT PRIMARY KEY,
+    interval_s {double} NOT NULL,
     next_run_at TEXT NOT NULL,
-    ran_at TEXT,
-    took_ms {double},
+    claimed_by TEXT,
+    runs {bigint} NOT NULL DEFAULT 0,
     result TEXT,
-    error TEXT
+    result_at TEXT,
+    took_ms {double},
+    last_run_at TEXT,
+    last_error TEXT,
+    last_error_at TEXT
 );
 -- Dashboard: the per-app and per-event sums read (source, day, app) without the table.
 CREATE INDEX IF NOT EXISTS usage_counters_dashboard

@@ -30,6 +30,8 @@ def context(db, now=NOW, **settings):
 
 
 def test_ui_metric_lists_events_per_app_and_user_agents_like_kibana(db):
+    """Kibana's collectors/ui_metric/index.test.ts ("results grouped by appName"): the user
+    agent is listed verbatim under its key, slashes and all."""
     add_ui_metric(db, "discover", "open_doc_flyout", 3)
     add_ui_metric(db, "discover", "add_filter", 5)
     add_ui_metric(db, "dashboards", "dashboard_view", 1)
@@ -37,7 +39,7 @@ def test_ui_metric_lists_events_per_app_and_user_agents_like_kibana(db):
     assert fetch_ui_metric(context(db)) == {
         "dashboards": [{"key": "dashboard_view", "value": 1}],
         "discover": [{"key": "add_filter", "value": 5}, {"key": "open_doc_flyout", "value": 3}],
-        "kibana-user_agent": [{"key": "Mozilla-5.0 (X11; Linux x86_64; rv:128.0) Gecko-20100101 Firefox-128.0",
+        "kibana-user_agent": [{"key": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
                                "value": 1}],
     }
 
@@ -77,6 +79,18 @@ def test_the_default_window_is_today_and_the_two_days_before(db):
     for fetch in (fetch_ui_counters, fetch_usage_counters):
         events = fetch(context(db))["dailyEvents"]
         assert [e["fromTimestamp"][:10] for e in events] == [day(2), day(1), day(0)]
+
+
+def test_a_counter_exactly_three_days_old_is_kibanas_and_needs_four_report_days_here(db):
+    """Kibana's ui_counters/rollups/rollups.test.ts: "returns false if doc is exactly x days
+    old" (``diffInDays > numberOfDays``), so with 3 days Kibana still reports a counter last
+    updated 3 days ago. Ours is a read window of N calendar days (the README says so): the
+    default 3 leaves that counter out, and 4 covers what Kibana keeps."""
+    for days_ago in (3, 4):
+        add_counter(db, "app", "event", on=day(days_ago))
+    assert fetch_ui_counters(context(db))["dailyEvents"] == []
+    events = fetch_ui_counters(context(db, USAGE_COUNTERS_REPORT_DAYS=4))["dailyEvents"]
+    assert [e["fromTimestamp"][:10] for e in events] == ["2025-04-07"]  # NOW is 2025-04-10
 
 
 @pytest.mark.parametrize("report_days, expected_days", [(1, [0]), (3, [0, 2]), (30, [0, 2, 20])])

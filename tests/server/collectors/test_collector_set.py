@@ -144,6 +144,13 @@ def test_only_usage_leaves_stats_collectors_out():
     assert set(CollectorSet.to_object(collectors.bulk_fetch(CONTEXT, only_usage=True))) == {"u", "usage_collector_stats"}
 
 
+def test_bulk_usage_fetch_is_opensearch_dashboards_name_for_the_usage_only_fetch():
+    """OSD's usage_collection README (seed opensearch-dashboards-telemetry.md): ``bulkUsageFetch``
+    answers only the UsageCollectors; ours is ``bulk_fetch(only_usage=True)`` under that name."""
+    collectors = CollectorSet([usage("u"), make_stats_collector(type="ops", fetch=lambda ctx: {"queue": 1})])
+    assert set(CollectorSet.to_object(collectors.bulk_usage_fetch(CONTEXT))) == {"u", "usage_collector_stats"}
+
+
 def test_durations_add_up():
     def slow_fetch(context):
         time.sleep(0.05)

@@ -34,7 +34,7 @@ def test_the_basic_answer_has_service_process_and_os_blocks(app, client):
     ("extended=TRUE&legacy=", "clusterUuid", "dailyEvents"),
     ("extended=true", "cluster_uuid", "daily_events"),
     ("extended=true&legacy=false", "cluster_uuid", "daily_events"),
-    ("extended=true&legacy=true&exclude_usage=true", "clusterUuid", "dailyEvents"),
+    ("extended=true&legacy=true&exclude_usage=false", "clusterUuid", "dailyEvents"),
 ])
 def test_extended_adds_usage_and_legacy_picks_the_key_style(app, client, query, uuid_key, events_key):
     body = client.get(f"/api/stats?{query}").json
@@ -162,7 +162,7 @@ def test_a_posted_report_shows_up_in_usage(client):
     assert posted.status_code == 200, posted.json
     usage = client.get("/api/stats?extended=true&legacy=true").json["usage"]
     assert usage["ui_metric"] == {"discover": [{"key": "open", "value": 3}],
-                                  "kibana-user_agent": [{"key": "Mozilla-5.0 (X11)", "value": 1}]}
+                                  "kibana-user_agent": [{"key": "Mozilla/5.0 (X11)", "value": 1}]}
     [event] = usage["ui_counters"]["dailyEvents"]
     assert (event["appName"], event["eventName"], event["counterType"], event["total"]) == ("discover", "open",
                                                                                            "click", 3)

@@ -309,6 +309,35 @@ def test_kibana_report_is_stored_as_kibana_stores_it(client, db_url):
     assert rows(db_url, "SELECT * FROM reports_seen") == []  # Kibana sends no reportId
 
 
+def test_user_agents_are_keyed_by_the_map_key_and_kept_verbatim(client, db_url):
+    """Kibana's server/report/store_ui_report.test.ts ("stores report for all types of data"):
+    the map key ``key-user-agent`` (not the entry's ``key: test-key``) names the stored id
+    ``key-user-agent:test-user-agent``; the two uiCounter entries of one event add up to 3."""
+    body = {"report": {
+        "reportVersion": 3,
+        "userAgent": {"key-user-agent": {"key": "test-key", "type": "user_agent", "appName": "test-app-name",
+                                         "userAgent": "test-user-agent"}},
+        "uiCounter": {
+            "eventOneId": {"key": "test-key", "type": "loaded", "appName": "test-app-name",
+                           "eventName": "test-event-name", "total": 1},
+            "eventTwoId": {"key": "test-key", "type": "click", "appName": "test-app-name",
+                           "eventName": "test-event-name", "total": 2},
+        },
+        "application_usage": {"appId": {"appId": "appId", "viewId": "appId_view", "numberOfClicks": 3,
+                                         "minutesOnScreen": 10}},
+    }}
+    assert client.post(URL, json=body, headers=XSRF).get_json() == {"status": "ok"}
+    assert rows(db_url, "SELECT key, user_agent FROM user_agents") == [("key-user-agent", "test-user-agent")]
+    assert rows(db_url, "SELECT id, count FROM ui_metric") == [("ui-metric:test-app-name:test-event-name", 3)]
+    assert rows(db_url, "SELECT counter_type, count FROM usage_counters ORDER BY counter_type") == [
+        ("click", 2), ("loaded", 1)]
+    with_slashes = copy.deepcopy(KIBANA_REPORT)
+    assert client.post(URL, json=with_slashes, headers=XSRF).status_code == 200
+    usage = client.get("/api/stats?extended&legacy").get_json()["usage"]["ui_metric"]
+    assert usage["key-user-agent"] == [{"key": "test-user-agent", "value": 1}]
+    assert usage["kibana-user_agent"] == [{"key": UA, "value": 1}]  # slashes kept (collectors/ui_metric/index.test.ts)
+
+
 def test_report_without_report_id_counts_every_time(client, db_url):
     for _ in range(2):
         assert client.post(URL, json=KIBANA_REPORT, headers=XSRF).get_json() == {"status": "ok"}

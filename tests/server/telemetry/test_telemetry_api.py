@@ -158,7 +158,8 @@ def expected_usage(now: datetime) -> dict:
 
 # Figures sampled at each call (timings, memory, uptimes, load): present, but not comparable.
 SAMPLED = {("process", "memory"), ("process", "cpu_user_ms"), ("process", "cpu_system_ms"), ("process", "uptime_ms"),
-           ("process", "threads"), ("os", "load"), ("os", "memory"), ("os", "uptime_ms"),
+           ("process", "threads"), ("process", "event_loop_delay"), ("os", "load"), ("os", "memory"),
+           ("os", "uptime_ms"), ("requests",), ("response_times",), ("concurrent_connections",),
            ("usage", "usage_collector_stats", "total_duration"), ("usage", "usage_collector_stats", "total_fetch_duration"),
            ("usage", "usage_collector_stats", "fetch_duration_breakdown"),
            ("usage", "usage_collector_stats", "is_ready_duration_breakdown")}
