@@ -7,7 +7,7 @@ flips) and post them through the Flask test client into a real temp SQLite file.
 each request the database is compared with a model computed from the report: refused,
 duplicate or dry-run requests change nothing; an accepted report adds exactly its counts.
 The other routes (/api/stats flags, the telemetry admin routes and the intake) get junk
-bodies, queries and content types. Slow clients are tried against the real server.
+bodies, queries and content types. Slow clients are tried against the real server in test_serve.py.
 """
 
 from __future__ import annotations
@@ -15,11 +15,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import socket
 import sqlite3
-import threading
-import time
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -30,7 +26,6 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from support.live_server import LiveServer
 
 URL = "/api/ui_counters/_report"
 XSRF = {"kbn-xsrf": "true"}
@@ -402,48 +397,3 @@ def test_10mb_body_is_refused_without_being_read_whole(app, db_path):
     assert "USAGE_MAX_BODY_BYTES" in json.loads(b"".join(body))["message"]
     assert stream.read_bytes == MAX_BODY + 1  # limit + 1 bytes, never the whole body
     assert all(not counts for counts in snapshot(db_path).values())
-
-
-@pytest.mark.timeout(60)
-def test_slow_clients_do_not_block_others(tmp_path):
-    """Slowloris against gunicorn: as many clients trickling a body as there are worker
-    processes (which froze the server with sync workers) while a normal client is served."""
-    server = LiveServer(tmp_path / "slow.db", workers=2, env={"USAGE_ROLLUP_INTERVAL_S": "0"}).start()
-    body = json.dumps(kibana_body(event="slow")).encode()
-    stop = threading.Event()
-    slow = []
-    try:
-        for _ in range(server.workers):
-            sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-            sock.sendall(f"POST {URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nkbn-xsrf: 1\r\nContent-Type: application/json"
-                         f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
-            slow.append(sock)
-
-        def trickle() -> None:
-            for at in range(len(body)):
-                if stop.is_set():
-                    return
-                for sock in slow:
-                    sock.sendall(body[at:at + 1])
-                time.sleep(0.05)
-
-        trickler = threading.Thread(target=trickle, daemon=True)
-        trickler.start()
-        time.sleep(0.5)  # every slow client is inside a worker now
-        latencies = []
-        for n in range(5):
-            start = time.perf_counter()
-            request = urllib.request.Request(server.url + URL, data=json.dumps(kibana_body(event=f"fast{n}")).encode(),
-                                             headers={**XSRF, "Content-Type": "application/json"}, method="POST")
-            with urllib.request.urlopen(request, timeout=5) as response:
-                assert json.loads(response.read()) == {"status": "ok"}
-            latencies.append(time.perf_counter() - start)
-        assert trickler.is_alive(), "the slow bodies finished before the fast requests were tried"
-        assert max(latencies) < 1.0, latencies
-        stop.set()
-        trickler.join()
-    finally:
-        stop.set()
-        for sock in slow:
-            sock.close()
-        server.stop()
