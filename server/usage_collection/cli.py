@@ -20,7 +20,7 @@ from flask import Flask
 from .app import create_app
 from .extension import EXTENSION_KEY, UsageState
 from .schema_check import SCHEMA_FILE, diff_mappings, read_mapping, write_mapping
-from .settings import load_settings
+from .settings import SettingError, load_settings
 from .stats_payload import build_stats_payload
 
 LIBRARY_ERRORS = (sqlite3.Error, RuntimeError, ValueError, OSError)
@@ -55,7 +55,7 @@ def _check_settings() -> dict[str, object]:
     """Every setting parsed and range-checked once, before anything starts."""
     try:
         return load_settings()
-    except ValueError as exc:
+    except SettingError as exc:
         raise SettingsError(str(exc)) from None
 
 
@@ -133,7 +133,8 @@ def _usage_state(db_path: str | None, app_path: str | None = None) -> Iterator[U
     if app_path:
         app = _load_user_app(app_path)
     else:
-        path = db_path or str(load_settings()["USAGE_DB"])
+        settings = _check_settings()  # a bad USAGE_* variable: one line naming it, exit 2
+        path = db_path or str(settings["USAGE_DB"])
         if not Path(path).is_file():
             raise click.ClickException(f"no database file at {path} (pass --db FILE or set USAGE_DB)")
         try:
