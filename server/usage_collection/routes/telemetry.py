@@ -184,8 +184,8 @@ def _intake_body() -> tuple[Any, str | None]:
     state = get_state()
     if not state.settings.get("USAGE_INTAKE_ENABLED"):
         raise ApiError(404, "This server is not a telemetry intake (USAGE_INTAKE_ENABLED is off).")
-    client = request.remote_addr or "unknown"
-    if not limits.is_exempt(client, state.settings):  # the report route's per-minute limit
+    client, limited = limits.request_client(state.settings)
+    if limited:  # the report route's per-minute limit
         _storage(lambda: limits.check_rate(get_db(), client, state.clock(), int(state.settings[limits.RATE_SETTING])))
     check_json_media_type(request.headers.get("Content-Type"), request.mimetype)
     raw = _read_limited(int(get_state().settings["USAGE_INTAKE_MAX_BYTES"]), "USAGE_INTAKE_MAX_BYTES")

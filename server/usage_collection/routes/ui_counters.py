@@ -62,8 +62,7 @@ def report() -> ResponseReturnValue:
     check_media_type()
     dry_run = _flag("dry_run")
     pool = state.pool
-    client = request.remote_addr or "unknown"
-    limited = not limits.is_exempt(client, settings)
+    client, limited = limits.request_client(settings)  # address or IPv6 /64; proxies and exemptions
     now = state.clock()
     if limited:  # per-client abuse limits, shared by every worker (limits.py)
         try:
