@@ -10,10 +10,12 @@ from flask import Blueprint, Response, render_template
 from flask.typing import ResponseReturnValue
 
 from ..extension import get_db, get_state
+from ..security_headers import protect
 from ..telemetry.pages import admin_context, describe_collectors, require_admin_access
 from ..telemetry.service import build_snapshot
 
 blueprint = Blueprint("usage_settings_page", __name__, template_folder="../templates")
+protect(blueprint)  # no framing, sniffing or referrer; a CSP (security_headers.py)
 
 
 @blueprint.get("/usage/settings")
