@@ -48,8 +48,9 @@ def _setup(state: BlueprintSetupState) -> None:
         return
     patterns: list[Any] = ["*" if origin == "*" else re.compile(re.escape(origin) + r"\Z", re.IGNORECASE)
                            for origin in origins]
+    # Credentials only for named origins: with "*" every site could make credentialed requests.
     CORS(state.app, resources={REPORT_PATH: {}}, origins=patterns, methods=["POST"],
-         allow_headers=["content-type", "kbn-xsrf", "kbn-version"], supports_credentials=True,
+         allow_headers=["content-type", "kbn-xsrf", "kbn-version"], supports_credentials="*" not in origins,
          max_age=600, intercept_exceptions=False)
 
 
