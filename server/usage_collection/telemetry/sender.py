@@ -9,10 +9,17 @@ Several worker processes (gunicorn) each run a sender; they agree through the da
 ``tick`` claims the send in one ``BEGIN IMMEDIATE`` transaction by moving the shared
 ``telemetry_next_attempt_ms`` (in ``meta``) past the time a send can take, so exactly one
 process sends, and a failure's backoff holds for all of them and across restarts.
+
+A body over ``COMPRESS_OVER_BYTES`` is sent gzipped (``Content-Encoding: gzip``), so a
+large snapshot still fits the intake's limit (a ~20 MB snapshot of many user agents
+packs to a few hundred KB). A snapshot that still does not fit is a failure like any
+other: counted, retried, and its reason (``HTTP 413 ...``) is kept in ``meta`` and shown on
+the settings page: never dropped silently.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import threading
@@ -40,6 +47,8 @@ CHECK_INTERVAL_S = 60.0
 RETRY_UNIT_MS = 60_000
 RETRY_CAP_FACTOR = 64
 NEXT_ATTEMPT_KEY = "telemetry_next_attempt_ms"
+LAST_FAILURE_KEY = "telemetry_last_failure"
+COMPRESS_OVER_BYTES = 8 * 1024
 
 Snapshot = list[dict[str, Any]]
 Poster = Callable[[str, bytes, dict[str, str], float], int]
@@ -79,10 +88,27 @@ def send_snapshot(url: str, snapshot: Snapshot, version: str, timeout: float, po
     """POST each ``{clusterUuid, stats}``'s stats; the first problem as text, or None when all arrived."""
     for entry in snapshot:
         body = json.dumps(entry["stats"], separators=(",", ":")).encode()
-        status = post(url, body, snapshot_headers(entry["clusterUuid"], version), timeout)
+        headers = snapshot_headers(entry["clusterUuid"], version)
+        size = f"{len(body)} bytes"
+        if len(body) > COMPRESS_OVER_BYTES:
+            body = gzip.compress(body, compresslevel=6)
+            headers["Content-Encoding"] = "gzip"
+            size += f", {len(body)} gzipped"
+        status = post(url, body, headers, timeout)
         if not 200 <= status < 300:
+            if status == 413:
+                return f"HTTP 413: the snapshot ({size}) is larger than the intake accepts"
             return "unreachable" if status == 0 else f"HTTP {status}"
     return None
+
+
+def last_failure(db: sqlite_utils.Database) -> dict[str, Any] | None:
+    """The server sender's last failure since its last success: ``{"at": ms, "error": text}``."""
+    row = db.conn.execute("SELECT value FROM meta WHERE key = ?", [LAST_FAILURE_KEY]).fetchone()
+    try:
+        return json.loads(row[0]) if row else None
+    except ValueError:
+        return None
 
 
 class ServerSender:
@@ -115,9 +141,11 @@ class ServerSender:
             if error is None:
                 record_send_success(db, now_ms)
                 self._set_next_attempt(db, None)
+                self._set_meta(db, LAST_FAILURE_KEY, None)
                 log.info("telemetry: snapshot sent to %s", self.config.telemetry_url)
                 return "sent"
             failures = record_send_failure(db, self.config.version).report_failure_count
+            self._set_meta(db, LAST_FAILURE_KEY, json.dumps({"at": now_ms, "error": error}))
             self._set_next_attempt(db, now_ms + retry_delay_ms(failures))
             log.warning("telemetry: sending the snapshot to %s failed (%s); attempt %d, next in %d min",
                         self.config.telemetry_url, error, failures, retry_delay_ms(failures) // 60_000)
@@ -150,12 +178,16 @@ class ServerSender:
         return send_snapshot(str(self.config.telemetry_url), snapshot, self.config.version, self.timeout, self.post)
 
     def _set_next_attempt(self, db: sqlite_utils.Database, when_ms: int | None) -> None:
+        self._set_meta(db, NEXT_ATTEMPT_KEY, None if when_ms is None else str(when_ms))
+
+    @staticmethod
+    def _set_meta(db: sqlite_utils.Database, key: str, value: str | None) -> None:
         with transaction(db):
-            if when_ms is None:
-                db.conn.execute("DELETE FROM meta WHERE key = ?", [NEXT_ATTEMPT_KEY])
+            if value is None:
+                db.conn.execute("DELETE FROM meta WHERE key = ?", [key])
             else:
                 db.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
-                                "value = excluded.value", [NEXT_ATTEMPT_KEY, str(when_ms)])
+                                "value = excluded.value", [key, value])
 
     # -- the thread ------------------------------------------------------------------------
     def start(self) -> "ServerSender":
