@@ -261,7 +261,7 @@ def main() -> int:
     clicks = sum(p["clicks"] for p in phases_for_totals)
     problems = check_totals(db_path, totals, clicks, acked)
     print(f"load test: {os.cpu_count()} CPUs shared by server and clients, {args.workers} gunicorn workers "
-          f"(gthread), {args.processes} client processes x {args.threads} threads, {args.browsers} browsers, "
+          f"(gevent), {args.processes} client processes x {args.threads} threads, {args.browsers} browsers, "
           f"limits {'applied' if args.limits else 'off for loopback'}; load average {load_before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after")
     held = phases[0]

@@ -57,14 +57,19 @@ def retry_delay_ms(retry_count):
     return RETRY_UNIT_MS * factor
 
 
-class Request:
-    """One HTTP request for the adapter to perform; ``body`` is text or None."""
+COMPRESS_OVER_CHARS = 8 * 1024  # the server sender's COMPRESS_OVER_BYTES
 
-    def __init__(self, method, url, headers=None, body=None):
+
+class Request:
+    """One HTTP request for the adapter to perform; ``body`` is text or None. ``compress``
+    asks the adapter to send the body gzipped (``Content-Encoding: gzip``) when it can."""
+
+    def __init__(self, method, url, headers=None, body=None, compress=False):
         self.method = method
         self.url = url
         self.headers = headers or {}
         self.body = body
+        self.compress = compress
 
     def __repr__(self):
         return "Request(" + self.method + " " + self.url + ")"
@@ -104,6 +109,7 @@ class TelemetrySender:
         self.retry_at = None
         self.sent = 0
         self.failures = 0
+        self.last_error = None  # why the last send failed, shown on the settings page
 
     # -- the local timestamp -------------------------------------------------------------
     def local_last_report(self):
@@ -169,9 +175,11 @@ class TelemetrySender:
             self.sent += 1
             self.retry_count = 0
             self.retry_at = None
+            self.last_error = None
             yield Request("PUT", self.base_url + LAST_REPORTED_PATH, dict(XSRF_HEADERS), "{}")
             return
         self.failures += 1
+        self.last_error = error
         self.retry_count += 1
         if self.retry_count >= MAX_RETRIES:
             self.retry_at = None
@@ -193,7 +201,8 @@ class TelemetrySender:
                 return "snapshot entry is not an object"
             headers = {"Content-Type": "application/json", INSTANCE_HEADER: str(entry.get("clusterUuid")),
                        VERSION_HEADER: version}
-            sent = yield Request("POST", config["telemetryUrl"], headers, self.dump_json(entry.get("stats")))
+            body = self.dump_json(entry.get("stats"))
+            sent = yield Request("POST", config["telemetryUrl"], headers, body, len(body) > COMPRESS_OVER_CHARS)
             if not sent.ok:
                 return "telemetry URL answered " + _describe(sent)
         return None

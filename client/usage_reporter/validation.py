@@ -2,7 +2,8 @@
 
 Kibana's reporter validates nothing, and its server then rejects the whole report (400),
 losing every good event sent with the bad one. We refuse the bad call instead, with the
-same limits the receiver applies (a colon in an app name, names over 256 characters), so a
+same limits the receiver applies (a colon in an app name, names over 256 characters, control
+or format characters in names), so a
 report built from accepted calls is never refused. Builtins only: no imports.
 """
 
@@ -10,6 +11,33 @@ from .report import MAX_ENTRY_VALUE, ui_counter_key
 
 MAX_NAME_LENGTH = 256  # the receiver's USAGE_MAX_NAME_LENGTH default
 MAX_COUNT = MAX_ENTRY_VALUE  # what the server accepts for one entry of one report
+
+# Unicode's control (Cc: tab, newline, NUL...) and format (Cf: bidi overrides, zero-width
+# spaces and joiners, soft hyphen...) characters, as code point ranges (Unicode 14, plus the
+# hieroglyph format controls Unicode 15 added). Names holding them can look like other names
+# ("exe.png" shown for "gnp.exe" behind U+202E) or like nothing at all; no name needs them.
+# A table, not unicodedata: the browser runtimes load no more modules than they need.
+INVISIBLE_RANGES = (
+    (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C),
+    (0x06DD, 0x06DD), (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E),
+    (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F), (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+)
+
+
+def invisible_character(value):
+    """The first control or format character in ``value`` (see INVISIBLE_RANGES), or None."""
+    for char in value:
+        code = ord(char)
+        if 0x20 <= code < 0x7F:
+            continue
+        for low, high in INVISIBLE_RANGES:
+            if code < low:
+                break
+            if code <= high:
+                return char
+    return None
 
 
 def describe(value):
@@ -36,6 +64,12 @@ def check_name(what, value):
         raise ValueError(
             what + " " + describe(value) + " is " + str(len(value)) + " characters long; the limit is "
             + str(MAX_NAME_LENGTH)
+        )
+    invisible = invisible_character(value)
+    if invisible is not None:
+        raise ValueError(
+            what + " must not contain control or format characters (tabs, newlines, bidi or zero-width "
+            "characters); it holds U+" + ("%04X" % ord(invisible))
         )
     return value
 

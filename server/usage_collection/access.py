@@ -2,9 +2,18 @@
 
 With ``USAGE_STATS_TOKEN`` set, a request needs ``Authorization: Bearer <token>`` (401 with
 ``WWW-Authenticate: Bearer`` otherwise), compared in constant time. Without a token only
-loopback clients (127.0.0.0/8, ::1) may read: usage data is not for anonymous remote
-users, and an operator on the machine should not need set-up to look. Behind a reverse
-proxy every client looks local, so set the token there (or apply werkzeug's ``ProxyFix``)::
+local operators may read: usage data is not for anonymous remote users, and an operator on
+the machine should not need set-up to look. A request is a local operator's when
+
+* its client is loopback (127.0.0.0/8, ::1): the peer, or, when the peer is one of
+  ``USAGE_TRUSTED_PROXIES``, the address the proxy put in ``X-Forwarded-For``;
+* it carries no forwarding header unless its peer is a trusted proxy: behind a proxy on the
+  same host every client would otherwise look local;
+* its ``Host`` is a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``, any port) or on
+  ``USAGE_ALLOWED_HOSTS``: a page of another site whose name was re-pointed at 127.0.0.1
+  (DNS rebinding) sends its own name as Host, and is refused.
+
+::
 
     @blueprint.get("/api/my_admin_data")
     @admin_required
@@ -16,7 +25,7 @@ from __future__ import annotations
 import functools
 import hmac
 import ipaddress
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from flask import request
 
@@ -26,6 +35,11 @@ from .extension import get_state
 TOKEN_SETTING = "USAGE_STATS_TOKEN"
 # Headers a cross-site form cannot send: Kibana's, and OpenSearch Dashboards' names for them.
 XSRF_HEADERS = ("kbn-xsrf", "kbn-version", "osd-xsrf", "osd-version")
+PROXIES_SETTING = "USAGE_TRUSTED_PROXIES"
+HOSTS_SETTING = "USAGE_ALLOWED_HOSTS"
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto")
+PROXY_FIX_KEY = "werkzeug.proxy_fix.orig"  # set when the app applied werkzeug's ProxyFix itself
 View = TypeVar("View", bound=Callable[..., Any])
 
 
@@ -52,6 +66,76 @@ def is_loopback(address: str | None) -> bool:
     return bool(ip is not None and ip.is_loopback)
 
 
+def in_networks(address: str | None, networks: Iterable[str] | str | None) -> bool:
+    """True when ``address`` is inside one of ``networks`` (addresses or CIDR networks)."""
+    ip = client_ip(address)
+    if ip is None or not networks:
+        return False
+    if isinstance(networks, str):
+        networks = networks.split(",")
+    for value in networks:
+        if value.strip():
+            network = ipaddress.ip_network(value.strip(), strict=False)
+            if ip.version == network.version and ip in network:
+                return True
+    return False
+
+
+def _settings() -> Mapping[str, Any]:
+    return get_state().settings
+
+
+def peer_is_trusted_proxy(settings: Mapping[str, Any] | None = None) -> bool:
+    """The TCP peer is one of ``USAGE_TRUSTED_PROXIES`` (or the app applied ProxyFix itself)."""
+    if PROXY_FIX_KEY in request.environ:
+        return True
+    return in_networks(request.remote_addr, (settings or _settings()).get(PROXIES_SETTING))
+
+
+def client_address(settings: Mapping[str, Any] | None = None) -> str | None:
+    """This request's client: the peer, or, from a trusted proxy, the right-most
+    ``X-Forwarded-For`` entry that is not itself a trusted proxy (entries to its left were
+    written by the client and may be forged)."""
+    settings = settings or _settings()
+    peer = request.remote_addr
+    if PROXY_FIX_KEY in request.environ or not in_networks(peer, settings.get(PROXIES_SETTING)):
+        return peer
+    hops = [hop.strip() for value in request.headers.getlist("X-Forwarded-For") for hop in value.split(",")]
+    hops = [hop for hop in hops if hop]
+    for hop in reversed(hops):
+        if not in_networks(hop, settings.get(PROXIES_SETTING)):
+            return hop
+    return hops[0] if hops else peer
+
+
+def forwarded_by_untrusted_peer(settings: Mapping[str, Any] | None = None) -> bool:
+    """The request carries a forwarding header, but its peer is not a trusted proxy: it came
+    through a proxy nobody configured (or claims to), so it is nobody's local request."""
+    if peer_is_trusted_proxy(settings):
+        return False
+    return any(name in request.headers for name in FORWARDING_HEADERS)
+
+
+def host_name(host: str) -> str:
+    """``Host`` without its port, lower case: ``[::1]:5000`` -> ``[::1]``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def host_is_allowed(host: str, allowed: Iterable[str]) -> bool:
+    """A loopback name, or one of ``USAGE_ALLOWED_HOSTS`` (``*.example.org`` matches subdomains)."""
+    name = host_name(host)
+    if name in LOOPBACK_HOSTS:
+        return True
+    for pattern in allowed or ():
+        pattern = pattern.lower()
+        if name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:])):
+            return True
+    return False
+
+
 def bearer_token(header: str | None) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive)."""
     scheme, _, token = (header or "").strip().partition(" ")
@@ -71,10 +155,22 @@ def require_admin(what: str | None = None) -> None:
             raise ApiError(401, f"The bearer token sent to {route} is not valid.",
                            {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return
-    if not is_loopback(request.remote_addr):
+    settings = get_state().settings
+    hint = (f"Set {TOKEN_SETTING} on the server and send 'Authorization: Bearer <token>' to read it "
+            f"remotely.")
+    if not is_loopback(client_address(settings)):
         raise ApiError(403, f"{route} is only readable from this machine (127.0.0.1 or ::1) while "
-                            f"{TOKEN_SETTING} is not set. Set {TOKEN_SETTING} on the server and send "
-                            f"'Authorization: Bearer <token>' to read it remotely.")
+                            f"{TOKEN_SETTING} is not set. {hint}")
+    if forwarded_by_untrusted_peer(settings):
+        raise ApiError(403, f"{route}: this request carries forwarding headers (X-Forwarded-For...) but came "
+                            f"from {request.remote_addr}, which is not in {PROXIES_SETTING}, so it is not "
+                            f"treated as local. List your reverse proxy in {PROXIES_SETTING}, or {hint[0].lower()}"
+                            f"{hint[1:]}")
+    if not host_is_allowed(request.host, settings.get(HOSTS_SETTING) or []):
+        raise ApiError(403, f"{route}: the Host {host_name(request.host)!r} is not a loopback name (localhost, "
+                            f"127.0.0.1, [::1]) nor in {HOSTS_SETTING}, so this is not treated as a local "
+                            f"request (a DNS-rebinding page would send its own name). Add the name to "
+                            f"{HOSTS_SETTING}, or {hint[0].lower()}{hint[1:]}")
 
 
 def admin_required(view: View) -> View:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +19,7 @@ from flask import Flask
 from .app import create_app
 from .extension import EXTENSION_KEY, UsageState
 from .schema_check import SCHEMA_FILE, diff_mappings, read_mapping, write_mapping
-from .settings import load_settings
+from .settings import SettingError, load_settings
 from .stats_payload import build_stats_payload
 from .storage import StorageError, is_postgres_url, open_storage
 
@@ -45,44 +43,67 @@ def _prepare_database() -> None:
         raise click.ClickException(str(exc)) from None
 
 
+class SettingsError(click.ClickException):
+    """A bad setting or option value: one line naming it, exit code 2 (a usage error)."""
+
+    exit_code = 2
+
+
+def _check_settings() -> dict[str, object]:
+    """Every setting parsed and range-checked once, before anything starts."""
+    try:
+        return load_settings()
+    except SettingError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--db", "db_path", default=None, help=DB_HELP)
-@click.option("--workers", default=1, show_default=True, type=int, help="More than 1 runs gunicorn with that many worker processes.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="gunicorn worker processes (each holds up to 1000 connections).")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDRESS",
+              help="A reverse proxy (address or network) whose X-Forwarded-For is believed; "
+                   "repeatable; sets USAGE_TRUSTED_PROXIES.")
 @click.option("--demo", is_flag=True, help="Also serve the demo app at /.")
-def serve(host: str, port: int, db_path: str | None, workers: int, demo: bool) -> None:
-    """Run the receiver, stats API, dashboard and (with --demo) the demo app."""
+def serve(host: str, port: int, db_path: str | None, workers: int, trusted_proxies: tuple[str, ...],
+          demo: bool) -> None:
+    """Run the receiver, stats API, dashboard and (with --demo) the demo app under gunicorn."""
     if db_path:
         os.environ["USAGE_DB"] = db_path
     if demo:
         os.environ["USAGE_DEMO"] = "true"
-    if workers > 1:
-        gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
-        if gunicorn is None:
-            raise click.ClickException("--workers needs gunicorn: pip install 'usage-collection[server]'")
-        _prepare_database()  # created, in WAL and migrated once, before the workers race to do it
-        # gthread, not sync workers: a client trickling its body ties up one thread, not a whole
-        # worker, so two slow clients cannot stop the server answering (tests/server/test_hostile_input.py).
-        command = [gunicorn, "--workers", str(workers), "--worker-class", "gthread", "--threads", "8",
-                   "--bind", f"{host}:{port}",
-                   "--access-logfile", "-", "--graceful-timeout", "10", "usage_collection.wsgi:app"]
-        raise SystemExit(subprocess.call(command))
-    try:
-        app = create_app()
-    except LIBRARY_ERRORS as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"usage-collection: serving on http://{host}:{port}/ (database {app.config['USAGE_DB']})")
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
-    finally:
-        app.extensions[EXTENSION_KEY].close()  # a graceful stop writes buffered usage counters
+    if trusted_proxies:
+        os.environ["USAGE_TRUSTED_PROXIES"] = ",".join(trusted_proxies)
+    settings = _check_settings()
+    command = gunicorn_command(host, port, workers)
+    _prepare_database()  # created, in WAL and migrated once, before the workers race to do it
+    click.echo(f"usage-collection: serving on http://{_url_host(host)}:{port}/ with {workers} gunicorn "
+               f"worker(s) (database {settings['USAGE_DB']})")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The server replaces this process, so a service manager's SIGTERM reaches gunicorn's
+    # arbiter itself, which stops its workers and frees the port (no orphan with PPID 1).
+    os.execv(command[0], command)
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    """SIGTERM (a service manager's stop) ends the server like Ctrl+C, so clean-up runs."""
-    raise SystemExit(0)
+def gunicorn_command(host: str, port: int, workers: int) -> list[str]:
+    """The gunicorn command line ``serve`` runs: gevent workers, settings from gunicorn_conf."""
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
+    if gunicorn is None:
+        raise click.ClickException("serve needs gunicorn and gevent: pip install 'usage-collection[server]'")
+    try:
+        import gevent  # noqa: F401  (imported only to say so now, not in every worker)
+    except ImportError:
+        raise click.ClickException("serve needs gevent: pip install 'usage-collection[server]'") from None
+    return [gunicorn, "--config", "python:usage_collection.gunicorn_conf", "--workers", str(workers),
+            "--bind", f"{_url_host(host)}:{port}", "usage_collection.wsgi:app"]
+
+
+def _url_host(host: str) -> str:
+    """An IPv6 address in brackets, as URLs and gunicorn's --bind want it."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 _DB_OPTION = click.option("--db", "db_path", default=None, help=DB_HELP)
@@ -110,7 +131,8 @@ def _usage_state(db_path: str | None, app_path: str | None = None) -> Iterator[U
     if app_path:
         app = _load_user_app(app_path)
     else:
-        path = db_path or str(load_settings()["USAGE_DB"])
+        settings = _check_settings()  # a bad USAGE_* variable: one line naming it, exit 2
+        path = db_path or str(settings["USAGE_DB"])
         if not is_postgres_url(path) and not Path(path).is_file():
             raise click.ClickException(f"no database file at {path} (pass --db FILE or set USAGE_DB)")
         try:

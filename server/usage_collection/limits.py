@@ -1,7 +1,10 @@
 """Abuse limits on the report route, kept in SQLite so they hold across gunicorn workers.
 
-Two limits per client (its IP address, ``request.remote_addr``; behind a reverse proxy
-apply werkzeug's ``ProxyFix`` so this is the browser's address, not the proxy's):
+Two limits per client. A client is counted by ``client_key``: an IPv4 address on its own,
+an IPv6 address by its network of ``USAGE_LIMITS_IPV6_PREFIX`` bits (64 by default: one
+subscriber usually gets a whole /64, so counting single IPv6 addresses would give one
+person billions of quotas). Behind a reverse proxy listed in ``USAGE_TRUSTED_PROXIES``,
+the address is the one the proxy put in ``X-Forwarded-For`` (``access.client_address``).
 
 * ``USAGE_RATE_LIMIT_PER_MINUTE`` report requests per client per clock minute (a fixed
   window), counted before the body is read, so refused requests cost one small write.
@@ -25,13 +28,14 @@ import ipaddress
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from .access import client_ip
+from .access import client_address, client_ip, forwarded_by_untrusted_peer
 from .errors import ApiError
 from .storage import KeyLimitHit, Storage
 
 RATE_SETTING = "USAGE_RATE_LIMIT_PER_MINUTE"
 KEYS_SETTING = "USAGE_MAX_NEW_KEYS_PER_CLIENT_PER_DAY"
 EXEMPT_SETTING = "USAGE_LIMITS_EXEMPT"
+IPV6_PREFIX_SETTING = "USAGE_LIMITS_IPV6_PREFIX"
 WINDOW_S = 60
 
 
@@ -40,6 +44,26 @@ class LimitExceeded(ApiError):
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(429, message, {"Retry-After": str(max(1, retry_after_s))})
+
+
+def client_key(address: str | None, settings: Mapping[str, Any]) -> str:
+    """What the limits count under: an IPv4 address, or the IPv6 network of
+    ``USAGE_LIMITS_IPV6_PREFIX`` bits holding the address (``2001:db8:1:2::/64``)."""
+    ip = client_ip(address)
+    if ip is None:
+        return address or "unknown"
+    if ip.version == 6:
+        prefix = int(settings.get(IPV6_PREFIX_SETTING) or 64)
+        return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    return str(ip)
+
+
+def request_client(settings: Mapping[str, Any]) -> tuple[str, bool]:
+    """(the key this request is counted under, whether the limits apply to it). A request
+    carrying forwarding headers from a peer that is not a trusted proxy is never exempt."""
+    address = client_address(settings)
+    limited = forwarded_by_untrusted_peer(settings) or not is_exempt(address, settings)
+    return client_key(address, settings), limited
 
 
 def is_exempt(address: str | None, settings: Mapping[str, Any]) -> bool:

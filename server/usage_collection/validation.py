@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, NamedTuple
 
 from usage_reporter.report import (ENTRY_FIELDS, MAX_ENTRY_VALUE, REPORT_FIELDS, REPORT_ID_MAX_LENGTH, REPORT_VERSION,
                                    is_report_id)
+from usage_reporter.validation import invisible_character
 
 from .errors import BadRequest
 
@@ -248,12 +249,26 @@ def _string(value: Any, path: str, name: str, limits: Limits) -> str:
         raise _error(path, "value has length [0] but it must have a minimum length of [1].")
     if name in NO_COLON_FIELDS and ":" in value:
         raise _error(path, f'value {_show(value)} must not contain ":" (it separates app and event in stored ids).')
+    if name in NON_EMPTY_FIELDS:
+        _refuse_invisible(value, path)
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise _error(path, "value is not valid Unicode text (it holds a lone surrogate).") from None
     return value
+
+
+def _refuse_invisible(value: str, path: str) -> None:
+    """Names (app, event, type, view, key) hold no control or format characters: bidi overrides
+    and zero-width characters make a name look like another one in the dashboard's legends.
+    The client refuses the same characters (``usage_reporter.validation.INVISIBLE_RANGES``)."""
+    if value.isascii() and value.isprintable():
+        return
+    char = invisible_character(value)
+    if char is not None:
+        raise _error(path, f"value {_show(value)} contains the control or format character U+{ord(char):04X}; "
+                           "names must not hold tabs, newlines, bidi or zero-width characters.")
 
 
 def _number(value: Any, path: str, name: str) -> int | float:

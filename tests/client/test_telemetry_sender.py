@@ -239,3 +239,22 @@ def test_a_check_in_flight_blocks_another(sender, server):
     assert sender.check() is None
     steps.close()
     assert not sender.busy
+
+
+def test_a_large_snapshot_asks_for_compression_and_a_small_one_does_not(sender, server):
+    server.snapshot = [{"clusterUuid": "small", "stats": {"usage": {}}},
+                       {"clusterUuid": "large", "stats": {"usage": {"pad": "x" * 9000}}}]
+    assert server.drive(sender)
+    posted = [request for request in server.requests if request.url == INTAKE]
+    assert [(request.headers["X-Usage-Instance-ID"], request.compress) for request in posted] == [
+        ("small", False), ("large", True)]
+
+
+def test_the_last_failure_is_kept_until_a_send_succeeds(sender, server, clock):
+    server.intake_status = 413
+    assert server.drive(sender)
+    assert sender.last_error == "telemetry URL answered HTTP 413"
+    server.intake_status = 200
+    clock.now = sender.retry_at
+    assert server.drive(sender)
+    assert sender.sent == 1 and sender.last_error is None

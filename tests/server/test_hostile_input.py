@@ -9,7 +9,7 @@ duplicate or dry-run requests change nothing; an accepted report adds exactly it
 Valid reports sent correctly must be accepted (200): a refusal there is a bug, so the
 property "any 400 is fine as long as nothing was stored" only covers the mutated ones.
 The other routes (/api/stats flags, the telemetry admin routes and the intake) get junk
-bodies, queries and content types. Slow clients are tried against the real server.
+bodies, queries and content types. Slow clients are tried against the real server in test_serve.py.
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import socket
-import threading
-import time
 import urllib.request
 import uuid
 from collections import Counter, defaultdict
@@ -31,7 +28,6 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from support.live_server import LiveServer
 from usage_collection.storage import open_storage
 
 URL = "/api/ui_counters/_report"
@@ -155,9 +151,10 @@ JUNK = st.recursive(
 
 
 VALID_NAMES = st.one_of(
-    st.sampled_from(["discover", "dash-board", "ev:with:colons", "ünïcödé", "日本語", "emoji-😀", "tab\tname",
+    st.sampled_from(["discover", "dash-board", "ev:with:colons", "ünïcödé", "日本語", "emoji-😀", "space name",
                      "x" * 256, "__proto__", "-", " "]),
-    st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=12),
+    # any text but control and format characters (Cc, Cf: refused, issue 11) and lone surrogates
+    st.text(alphabet=st.characters(blacklist_categories=["Cs", "Cc", "Cf"]), min_size=1, max_size=12),
 )
 FRESH_ID = "__FRESH_ID__"  # replaced by a new uuid per request, so only the fixed id repeats
 
@@ -306,8 +303,8 @@ def test_valid_reports_sent_correctly_are_accepted_and_stored_as_modelled(valid_
 
 
 # Valid names a strict validator could wrongly refuse: each must be stored exactly as sent.
-AWKWARD_VALID_NAMES = ["tab\tname", "new\nline", "cr\rname", "nul\x00name", " ", " padded ", "ev:with:colons",
-                       "x" * 256, "ünïcödé", "日本語", "emoji-😀", "e\u0301", "__proto__", "-", "\x7f", "\u2028"]
+AWKWARD_VALID_NAMES = ["space name", " ", " padded ", "ev:with:colons", "x" * 256, "ünïcödé", "日本語", "emoji-😀",
+                       "e\u0301", "__proto__", "-", "\u2028", "quote\"d", "back\\slash", "%s %d ?"]
 
 
 @pytest.mark.parametrize("name", AWKWARD_VALID_NAMES, ids=[repr(name)[:20] for name in AWKWARD_VALID_NAMES])
@@ -476,48 +473,3 @@ def test_10mb_body_is_refused_without_being_read_whole(app, db_url):
     assert "USAGE_MAX_BODY_BYTES" in json.loads(b"".join(body))["message"]
     assert stream.read_bytes == MAX_BODY + 1  # limit + 1 bytes, never the whole body
     assert all(not counts for counts in snapshot(db_url).values())
-
-
-@pytest.mark.timeout(60)
-def test_slow_clients_do_not_block_others(tmp_path):
-    """Slowloris against gunicorn: as many clients trickling a body as there are worker
-    processes (which froze the server with sync workers) while a normal client is served."""
-    server = LiveServer(tmp_path / "slow.db", workers=2, env={"USAGE_ROLLUP_INTERVAL_S": "0"}).start()
-    body = json.dumps(kibana_body(event="slow")).encode()
-    stop = threading.Event()
-    slow = []
-    try:
-        for _ in range(server.workers):
-            sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-            sock.sendall(f"POST {URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nkbn-xsrf: 1\r\nContent-Type: application/json"
-                         f"\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode())
-            slow.append(sock)
-
-        def trickle() -> None:
-            for at in range(len(body)):
-                if stop.is_set():
-                    return
-                for sock in slow:
-                    sock.sendall(body[at:at + 1])
-                time.sleep(0.05)
-
-        trickler = threading.Thread(target=trickle, daemon=True)
-        trickler.start()
-        time.sleep(0.5)  # every slow client is inside a worker now
-        latencies = []
-        for n in range(5):
-            start = time.perf_counter()
-            request = urllib.request.Request(server.url + URL, data=json.dumps(kibana_body(event=f"fast{n}")).encode(),
-                                             headers={**XSRF, "Content-Type": "application/json"}, method="POST")
-            with urllib.request.urlopen(request, timeout=5) as response:
-                assert json.loads(response.read()) == {"status": "ok"}
-            latencies.append(time.perf_counter() - start)
-        assert trickler.is_alive(), "the slow bodies finished before the fast requests were tried"
-        assert max(latencies) < 1.0, latencies
-        stop.set()
-        trickler.join()
-    finally:
-        stop.set()
-        for sock in slow:
-            sock.close()
-        server.stop()

@@ -24,7 +24,7 @@ class LiveServer:
     """Starts, stops, kills and restarts one server process on a fixed port and database."""
 
     def __init__(self, db_path: Path | str, *, workers: int = 1, env: dict[str, str] | None = None,
-                 log_path: Path | None = None, demo: bool = False, gunicorn: bool = False) -> None:
+                 log_path: Path | None = None, demo: bool = False, args: tuple[str, ...] = ()) -> None:
         self.db_path = db_path
         self.workers = workers
         self.port = free_port()
@@ -32,7 +32,7 @@ class LiveServer:
         self.env = {**os.environ, "USAGE_DB": str(db_path), **(env or {})}
         self.log_path = log_path or Path(db_path).with_suffix(".log")
         self.demo = demo
-        self.gunicorn = gunicorn  # gunicorn even with one worker (serve uses werkzeug's server then)
+        self.args = tuple(args)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> "LiveServer":
@@ -40,9 +40,7 @@ class LiveServer:
                    "--port", str(self.port), "--db", str(self.db_path), "--workers", str(self.workers)]
         if self.demo:
             command.append("--demo")
-        if self.gunicorn:
-            command = [str(BIN / "gunicorn"), "--workers", str(self.workers), "--worker-class", "gthread",
-                       "--threads", "8", "--bind", f"127.0.0.1:{self.port}", "usage_collection.wsgi:app"]
+        command.extend(self.args)
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)

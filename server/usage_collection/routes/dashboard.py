@@ -20,10 +20,12 @@ from flask.typing import ResponseReturnValue
 
 from ..errors import BadRequest
 from ..extension import get_db, get_state
+from ..security_headers import protect
 from ..telemetry.dashboard_data import DEFAULT_DAYS, MAX_DAYS, dashboard_data
 from ..telemetry.pages import ASSET_FOLDERS, admin_context, require_admin_access
 
 blueprint = Blueprint("usage_dashboard", __name__, template_folder="../templates")
+protect(blueprint)  # no framing, sniffing or referrer; a CSP (security_headers.py)
 
 CHART_JS_FILE = "chart.umd.min.js"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -43,7 +45,7 @@ def _days() -> int:
     value = request.args.get("days")
     if value is None:
         return DEFAULT_DAYS
-    if not value.isdigit() or not 1 <= int(value) <= MAX_DAYS:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_DAYS:  # not '²'
         raise BadRequest(f"[request query.days]: expected a whole number from 1 to {MAX_DAYS} but got {value!r}")
     return int(value)
 

@@ -46,8 +46,11 @@ EXTRAS_KEY = "pyodide_assets"
 CONFIG_TOKEN = "__USAGE_PYODIDE_CONFIG__"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
+# Only Pyodide's runtime files are served, by suffix: never its demo pages (console.html, an
+# interactive Python console) or anything else an HTML page could be made of on our origin.
 MIME_TYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript",
-              ".json": "application/json", ".zip": "application/zip", ".map": "application/json"}
+              ".json": "application/json", ".zip": "application/zip", ".map": "application/json",
+              ".whl": "application/zip"}
 MISSING_MESSAGE = ("usage-collection: Pyodide is not installed on this server; run scripts/setup "
                    "(it puts pyodide in USAGE_NODE_MODULES) or use data-runtime=\"brython\". "
                    "Usage is not recorded on this page.")
@@ -181,8 +184,10 @@ def pyodide_file(version: str, filename: str) -> ResponseReturnValue:
     if version != assets.pyodide_version:
         abort(404, description=f"This server has Pyodide {assets.pyodide_version}, not {version}.")
     mimetype = MIME_TYPES.get(Path(filename).suffix)
+    if mimetype is None:
+        abort(404, description=f"Only Pyodide's runtime files ({', '.join(sorted(MIME_TYPES))}) are served here.")
     gzipped = safe_join(str(assets.pyodide_dir), filename + ".gz")
-    use_gzip = (mimetype is not None and "gzip" in request.accept_encodings and gzipped is not None
+    use_gzip = ("gzip" in request.accept_encodings and gzipped is not None
                 and Path(gzipped).is_file())
     response = send_from_directory(assets.pyodide_dir, filename + (".gz" if use_gzip else ""),
                                    mimetype=mimetype, conditional=True, etag=True)

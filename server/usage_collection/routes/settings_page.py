@@ -10,10 +10,13 @@ from flask import Blueprint, Response, render_template
 from flask.typing import ResponseReturnValue
 
 from ..extension import get_db, get_state
+from ..security_headers import protect
 from ..telemetry.pages import admin_context, describe_collectors, require_admin_access
+from ..telemetry.sender import last_failure
 from ..telemetry.service import build_snapshot
 
 blueprint = Blueprint("usage_settings_page", __name__, template_folder="../templates")
+protect(blueprint)  # no framing, sniffing or referrer; a CSP (security_headers.py)
 
 
 @blueprint.get("/usage/settings")
@@ -27,6 +30,7 @@ def settings_page() -> ResponseReturnValue:
         example_payload=json.dumps(snapshot[0]["stats"], indent=2, sort_keys=True),
         honor_gpc=bool(state.settings["USAGE_HONOR_GPC"]),
         intake_enabled=bool(state.settings["USAGE_INTAKE_ENABLED"]),
+        last_failure=last_failure(get_db()),
         **admin_context("settings")))
     response.headers["Cache-Control"] = "no-store"
     return response

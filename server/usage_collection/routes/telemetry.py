@@ -20,6 +20,7 @@ other deployments' browsers can post, strictly validated and size-limited::
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -49,7 +50,7 @@ ENCRYPTION_MESSAGE = ('Encrypted snapshots are not supported: usage-collection s
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type, X-Usage-Instance-ID, X-Usage-Version",
+    "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, X-Usage-Instance-ID, X-Usage-Version",
     "Access-Control-Max-Age": "600",
 }
 
@@ -90,6 +91,28 @@ def _read_limited(limit: int, setting: str) -> bytes:
     if len(raw) > limit:
         raise too_large
     return raw
+
+
+def read_encoded(limit: int, setting: str) -> bytes:
+    """The body, gunzipped when sent with ``Content-Encoding: gzip`` (how senders fit a large
+    snapshot under the limit); ``limit`` applies to the bytes sent and to the bytes they
+    unpack to, so a gzip bomb gets 413 after at most limit + 1 bytes of output."""
+    encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding not in ("identity", "gzip", "x-gzip"):
+        raise ApiError(415, f"Unsupported Content-Encoding {encoding!r}: send the body as is or with gzip.")
+    raw = _read_limited(limit, setting)
+    if encoding == "identity":
+        return raw
+    unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing only
+    try:
+        body = unpacker.decompress(raw, limit + 1)
+    except zlib.error as exc:
+        raise BadRequest(f"[request body]: Content-Encoding is gzip but the body is not gzip data ({exc}).") from None
+    if len(body) > limit:
+        raise ApiError(413, f"Request body unpacks to more than the limit of {limit} bytes ({setting}).")
+    if not unpacker.eof or unpacker.unused_data:
+        raise BadRequest("[request body]: the gzip data is truncated or followed by other data.")
+    return body
 
 
 def config_json() -> dict[str, Any]:
@@ -185,11 +208,11 @@ def _intake_body() -> tuple[Any, str | None]:
     state = get_state()
     if not state.settings.get("USAGE_INTAKE_ENABLED"):
         raise ApiError(404, "This server is not a telemetry intake (USAGE_INTAKE_ENABLED is off).")
-    client = request.remote_addr or "unknown"
-    if not limits.is_exempt(client, state.settings):  # the report route's per-minute limit
+    client, limited = limits.request_client(state.settings)
+    if limited:  # the report route's per-minute limit
         _storage(lambda: limits.check_rate(get_db(), client, state.clock(), int(state.settings[limits.RATE_SETTING])))
     check_json_media_type(request.headers.get("Content-Type"), request.mimetype)
-    raw = _read_limited(int(get_state().settings["USAGE_INTAKE_MAX_BYTES"]), "USAGE_INTAKE_MAX_BYTES")
+    raw = read_encoded(int(get_state().settings["USAGE_INTAKE_MAX_BYTES"]), "USAGE_INTAKE_MAX_BYTES")
     if not raw.strip():
         raise BadRequest("[request body]: expected a plain object value, but found [undefined] instead.")
     return parse_json(raw), request.headers.get(intake.INSTANCE_HEADER)
@@ -204,8 +227,9 @@ def intake_snapshot() -> ResponseReturnValue:
     instance, payload = intake.validate_snapshot(body, header)
     state = get_state()
     try:
-        row = _storage(lambda: intake.store_snapshot(get_db(), instance, payload, state.clock(),
-                                                     request.remote_addr or "unknown", state.intake_caps))
+        client = limits.request_client(state.settings)[0]  # an address, or an IPv6 /64, as the rate limit counts
+        row = _storage(lambda: intake.store_snapshot(get_db(), instance, payload, state.clock(), client,
+                                                     state.intake_caps))
     except IntakeRefused as exc:  # a per-day cap: try tomorrow; the total cap: 507 until retention frees room
         raise ApiError(507 if exc.full else 429, f"Snapshot refused: {exc}",
                        None if exc.full else {"Retry-After": "3600"}) from None

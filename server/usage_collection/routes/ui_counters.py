@@ -55,8 +55,9 @@ def _setup(state: BlueprintSetupState) -> None:
         return
     patterns: list[Any] = ["*" if origin == "*" else re.compile(re.escape(origin) + r"\Z", re.IGNORECASE)
                            for origin in origins]
+    # Credentials only for named origins: with "*" every site could make credentialed requests.
     CORS(state.app, resources={REPORT_PATH: {}, V1_REPORT_PATH: {}}, origins=patterns, methods=["POST"],
-         allow_headers=["content-type", *XSRF_HEADERS], supports_credentials=True,
+         allow_headers=["content-type", *XSRF_HEADERS], supports_credentials="*" not in origins,
          max_age=600, intercept_exceptions=False)
 
 
@@ -85,8 +86,7 @@ def accept_report(xsrf_message: str = XSRF_MESSAGE) -> tuple[ReportRequest, byte
     check_xsrf(xsrf_message)
     check_media_type()
     dry_run = _flag("dry_run")
-    client = request.remote_addr or "unknown"
-    limited = not limits.is_exempt(client, settings)
+    client, limited = limits.request_client(settings)  # address or IPv6 /64; proxies and exemptions
     now = state.clock()
     if limited:  # per-client abuse limits, shared by every worker and host (limits.py)
         with storage_errors():

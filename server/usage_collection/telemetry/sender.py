@@ -9,10 +9,17 @@ Several worker processes (gunicorn) each run a sender; they agree through the da
 ``tick`` claims the send in one transaction (``Storage.claim_send``) by moving the shared
 ``telemetry_next_attempt_ms`` (in ``meta``) past the time a send can take, so exactly one
 process on one host sends, and a failure's backoff holds for all of them and across restarts.
+
+A body over ``COMPRESS_OVER_BYTES`` is sent gzipped (``Content-Encoding: gzip``), so a
+large snapshot still fits the intake's limit (a ~20 MB snapshot of many user agents
+packs to a few hundred KB). A snapshot that still does not fit is a failure like any
+other: counted, retried, and its reason (``HTTP 413 ...``) is kept in ``meta`` and shown on
+the settings page: never dropped silently.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import threading
@@ -38,6 +45,8 @@ log = logging.getLogger("usage_collection.telemetry")
 CHECK_INTERVAL_S = 60.0
 RETRY_UNIT_MS = 60_000
 RETRY_CAP_FACTOR = 64
+LAST_FAILURE_KEY = "telemetry_last_failure"
+COMPRESS_OVER_BYTES = 8 * 1024
 
 Snapshot = list[dict[str, Any]]
 Poster = Callable[[str, bytes, dict[str, str], float], int]
@@ -77,10 +86,27 @@ def send_snapshot(url: str, snapshot: Snapshot, version: str, timeout: float, po
     """POST each ``{clusterUuid, stats}``'s stats; the first problem as text, or None when all arrived."""
     for entry in snapshot:
         body = json.dumps(entry["stats"], separators=(",", ":")).encode()
-        status = post(url, body, snapshot_headers(entry["clusterUuid"], version), timeout)
+        headers = snapshot_headers(entry["clusterUuid"], version)
+        size = f"{len(body)} bytes"
+        if len(body) > COMPRESS_OVER_BYTES:
+            body = gzip.compress(body, compresslevel=6)
+            headers["Content-Encoding"] = "gzip"
+            size += f", {len(body)} gzipped"
+        status = post(url, body, headers, timeout)
         if not 200 <= status < 300:
+            if status == 413:
+                return f"HTTP 413: the snapshot ({size}) is larger than the intake accepts"
             return "unreachable" if status == 0 else f"HTTP {status}"
     return None
+
+
+def last_failure(storage: Storage) -> dict[str, Any] | None:
+    """The server sender's last failure since its last success: ``{"at": ms, "error": text}``."""
+    value = storage.get_meta(LAST_FAILURE_KEY)
+    try:
+        return json.loads(value) if value else None
+    except ValueError:
+        return None
 
 
 class ServerSender:
@@ -110,10 +136,12 @@ class ServerSender:
         now_ms = epoch_ms(self.clock())
         if error is None:
             record_send_success(self.storage, now_ms)
+            self.storage.set_meta(LAST_FAILURE_KEY, None)
             log.info("telemetry: snapshot sent to %s", self.config.telemetry_url)
             return "sent"
         failures = record_send_failure(self.storage, self.config.version,
                                        lambda count: now_ms + retry_delay_ms(count)).report_failure_count
+        self.storage.set_meta(LAST_FAILURE_KEY, json.dumps({"at": now_ms, "error": error}))
         log.warning("telemetry: sending the snapshot to %s failed (%s); attempt %d, next in %d min",
                     self.config.telemetry_url, error, failures, retry_delay_ms(failures) // 60_000)
         return "failed"

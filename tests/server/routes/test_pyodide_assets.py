@@ -165,6 +165,16 @@ def test_unknown_pyodide_paths_are_404(tmp_path, path):
         assert response.json["statusCode"] == 404
 
 
+@needs_pyodide
+@pytest.mark.parametrize("filename", ["console.html", "console-v2.html", "README.md", "pyodide.d.ts"])
+def test_pyodides_demo_pages_are_not_served_from_our_origin(tmp_path, filename):
+    """console.html is an interactive Python console: on our origin it would be a page of ours."""
+    client = make_app(tmp_path).test_client()
+    with client.get(f"/usage/pyodide/{info(client)['pyodideVersion']}/{filename}") as response:
+        assert response.status_code == 404
+        assert response.json["message"].startswith("Only Pyodide's runtime files")
+
+
 def test_wheel_is_served_under_its_content_hash_and_at_a_stable_url(tmp_path):
     client = make_app(tmp_path).test_client()
     described = info(client)

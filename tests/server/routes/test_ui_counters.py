@@ -410,6 +410,24 @@ def test_cors_headers_on_answers_to_an_allow_listed_origin_even_errors(client):
         == "https://shop.example"
 
 
+def test_a_wildcard_origin_never_allows_credentials(db_path):
+    """USAGE_ALLOWED_ORIGINS=* lets any site post reports, but never with the visitor's cookies."""
+    app = make_app(db_path, USAGE_ALLOWED_ORIGINS="*")
+    client = app.test_client()
+    preflight = client.options(URL, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
+                                             "Access-Control-Request-Headers": "kbn-xsrf"})
+    posted = client.post(URL, json=KIBANA_REPORT, headers={"Origin": "https://evil.example"})
+    assert posted.status_code == 200
+    for response in (preflight, posted):
+        assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://evil.example")
+        assert "Access-Control-Allow-Credentials" not in response.headers
+    app.extensions["usage_collection"].close()
+    named_app = make_app(db_path)
+    named = named_app.test_client().post(URL, json=KIBANA_REPORT, headers={"Origin": "https://shop.example"})
+    assert named.headers["Access-Control-Allow-Credentials"] == "true"  # a named origin keeps them
+    named_app.extensions["usage_collection"].close()
+
+
 def test_no_cors_for_other_origins_or_other_routes(client):
     preflight = client.options(URL, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST",
                                              "Access-Control-Request-Headers": "kbn-xsrf"})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from usage_collection.storage import open_storage
-from usage_collection.telemetry.sender import ServerSender, epoch_ms
+from usage_collection.telemetry.sender import ServerSender, epoch_ms, post_json
 from usage_collection.telemetry.service import SENDER_KEY, telemetry_config
 from usage_collection.telemetry.state import read_state
 from support.live_server import LiveServer
@@ -172,5 +172,63 @@ def test_snapshot_reaches_a_second_server_once_a_day(make_app, clock, tmp_path: 
             db.close()
         assert [row[0] for row in received] == [state.instance_uuid] * 2
         assert "ui_counters" in json.loads(received[0][1])["usage"]
+    finally:
+        intake.stop()
+
+
+def _real_sender(app, clock, intake: LiveServer, snapshot, post=post_json):
+    app.extensions["usage_collection"].extras[SENDER_KEY].stop()  # this test is the clock
+    app.test_client().post("/api/telemetry/v2/optIn", json={"enabled": True}, headers=XSRF)
+    return ServerSender(app.extensions["usage_collection"].storage, telemetry_config(app), lambda: snapshot, clock,
+                        timeout=5, post=post)
+
+
+def _received(intake: LiveServer) -> list[dict]:
+    db = open_storage(str(intake.db_path))
+    try:
+        return [json.loads(row[0]) for row in db.query("SELECT payload FROM telemetry_snapshots")]
+    finally:
+        db.close()
+
+
+def test_a_large_snapshot_is_sent_gzipped_and_lands_whole(make_app, clock, tmp_path: Path):
+    """40 KB of user agents travel as ~3 KB (Content-Encoding: gzip) into a real intake."""
+    intake = LiveServer(tmp_path / "intake.db", env={"USAGE_INTAKE_ENABLED": "true",
+                                                     "USAGE_INTAKE_MAX_BYTES": "65536"}).start()
+    try:
+        app = make_app(USAGE_TELEMETRY_URL=intake.url + "/api/telemetry/v3/intake", USAGE_TELEMETRY_SEND_FROM="server")
+        agents = {f"Mozilla/5.0 (X11; Linux x86_64) Chrome/{n}.0 Safari/537.36": n for n in range(600)}
+        stats = {"usage": {"user_agents": agents}}
+        assert len(json.dumps(stats)) > 35_000
+        wire: list[tuple[str | None, int]] = []
+
+        def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+            wire.append((headers.get("Content-Encoding"), len(body)))
+            return post_json(url, body, headers, timeout)
+
+        sender = _real_sender(app, clock, intake, [{"clusterUuid": "big-one", "stats": stats}], post)
+        assert sender.tick() == "sent"
+        [(encoding, size)] = wire
+        assert encoding == "gzip" and size < 5_000
+        assert _received(intake) == [stats]
+    finally:
+        intake.stop()
+
+
+def test_a_snapshot_too_large_even_gzipped_fails_visibly_on_the_settings_page(make_app, clock, tmp_path: Path):
+    intake = LiveServer(tmp_path / "intake.db", env={"USAGE_INTAKE_ENABLED": "true",
+                                                     "USAGE_INTAKE_MAX_BYTES": "1024"}).start()
+    try:
+        app = make_app(USAGE_TELEMETRY_URL=intake.url + "/api/telemetry/v3/intake", USAGE_TELEMETRY_SEND_FROM="server")
+        import uuid
+
+        stats = {"usage": {"ids": [str(uuid.UUID(int=n * 7919 ** 5 % 2 ** 128)) for n in range(1000)]}}
+        sender = _real_sender(app, clock, intake, [{"clusterUuid": "too-big", "stats": stats}])
+        assert sender.tick() == "failed"
+        assert _received(intake) == []
+        page = app.test_client().get("/usage/settings").get_data(as_text=True)
+        assert "<dt>Failed attempts</dt>" in page and "1 in a row" in page
+        assert "<dt>Last failure</dt>" in page
+        assert "HTTP 413: the snapshot (" in page and "gzipped) is larger than the intake accepts" in page
     finally:
         intake.stop()

@@ -143,3 +143,56 @@ def test_the_intake_shares_the_per_minute_request_limit(make_app, rows):
     assert int(refused.headers["Retry-After"]) >= 1 and "at most 2 per minute" in refused.get_json()["message"]
     assert refused.headers["Access-Control-Allow-Origin"] == "*"  # a browser sender can read why
     assert len(rows(app, "telemetry_snapshots")) == 1
+
+
+# -- compressed snapshots ------------------------------------------------------------------------
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data)
+
+
+def test_a_gzip_snapshot_larger_than_the_limit_unpacked_is_refused_but_a_small_one_lands(client, app, rows):
+    """The limit (4096 here) holds for the unpacked body: a 6 KB snapshot squeezed into a few
+    hundred bytes is still too large; a 3 KB one sent gzipped is stored as sent."""
+    small = {"usage": {"pad": {"x": "y" * 3000}}}
+    response = client.post(INTAKE, data=_gzip(json.dumps(small).encode()),
+                           headers={**JSON, "Content-Encoding": "gzip", HEADER: "zipped"})
+    assert response.status_code == 200, response.get_json()
+    [(_id, instance, _at, _day, payload, _client, _bytes)] = rows(app, "telemetry_snapshots")
+    assert instance == "zipped" and json.loads(payload) == small
+    large = json.dumps({"usage": {"pad": {"x": "y" * 6000}}}).encode()
+    response = client.post(INTAKE, data=_gzip(large), headers={**JSON, "Content-Encoding": "gzip", HEADER: "zipped"})
+    assert response.status_code == 413
+    assert response.get_json()["message"] == ("Request body unpacks to more than the limit of 4096 bytes "
+                                              "(USAGE_INTAKE_MAX_BYTES).")
+    assert len(rows(app, "telemetry_snapshots")) == 1
+
+
+def test_a_gzip_bomb_gets_413_without_being_unpacked_whole(client, app, rows):
+    bomb = _gzip(b" " * 3_000_000)  # 3 MB that pack into less than the 4096-byte limit
+    assert len(bomb) <= 4096
+    response = client.post(INTAKE, data=bomb, headers={**JSON, "Content-Encoding": "gzip", HEADER: "bomb"})
+    assert response.status_code == 413
+    assert "unpacks to more than the limit of 4096 bytes" in response.get_json()["message"]
+    assert rows(app, "telemetry_snapshots") == []
+
+
+@pytest.mark.parametrize(("body", "encoding", "status", "message"), [
+    (b'{"usage": {}}', "br", 415, "Unsupported Content-Encoding 'br'"),
+    (b'{"usage": {}}', "gzip", 400, "Content-Encoding is gzip but the body is not gzip data"),
+    (_gzip(b'{"usage": {}}')[:-6], "gzip", 400, "the gzip data is truncated"),
+    (_gzip(b'{"usage": {}}') + b"junk", "gzip", 400, "followed by other data"),
+])
+def test_bad_encodings_are_refused(client, app, rows, body, encoding, status, message):
+    response = client.post(INTAKE, data=body, headers={**JSON, "Content-Encoding": encoding, HEADER: "a"})
+    assert response.status_code == status
+    assert message in response.get_json()["message"]
+    assert rows(app, "telemetry_snapshots") == []
+
+
+def test_browsers_may_send_content_encoding_cross_origin(client, app):
+    preflight = client.options(INTAKE, headers={"Origin": "https://admin.example", "Access-Control-Request-Method": "POST",
+                                                "Access-Control-Request-Headers": "content-type, content-encoding"})
+    assert "Content-Encoding" in preflight.headers["Access-Control-Allow-Headers"]

@@ -108,7 +108,7 @@ def test_admin_assets(client, path, status):
         assert response.status_code == status
 
 
-@pytest.mark.parametrize("days", ["0", "91", "-1", "abc", "7.5"])
+@pytest.mark.parametrize("days", ["0", "91", "-1", "abc", "7.5", "²", "٣", "%EF%BC%97"])  # Unicode digits too
 def test_dashboard_data_refuses_bad_ranges(client, days):
     response = client.get(f"/usage/dashboard/data?days={days}")
     assert response.status_code == 400

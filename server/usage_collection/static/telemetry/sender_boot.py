@@ -51,14 +51,39 @@ def _publish():
     that found nothing due shows only as ``checks`` growing with ``busy`` false."""
     window.usageTelemetrySender = window.JSON.parse(javascript.JSON.stringify(
         {"sent": sender.sent, "failures": sender.failures, "retryAt": sender.retry_at, "busy": sender.busy,
-         "checks": _checks[0]}))
+         "lastError": sender.last_error, "checks": _checks[0]}))
+    if "telemetry-send-error" in document:  # the settings page says why sending failed
+        shown = document["telemetry-send-error"]
+        if sender.last_error:
+            shown.text = "Sending the snapshot from this browser failed: " + sender.last_error + "."
+            shown.removeAttribute("hidden")
+        else:
+            shown.text = ""
+            shown.setAttribute("hidden", "")
 
 
-def _fetch_options(request):
-    options = window.JSON.parse(javascript.JSON.stringify({"method": request.method, "headers": request.headers}))
+def _fetch_options(request, headers=None):
+    options = window.JSON.parse(javascript.JSON.stringify({"method": request.method,
+                                                          "headers": headers or request.headers}))
     if request.body is not None:
         options.body = request.body
     return options
+
+
+def _fetch(request):
+    """fetch(), with the body gzipped by the browser's CompressionStream when the sender asks
+    and the browser has one (else sent as is)."""
+    packer = getattr(window, "CompressionStream", None) if request.compress else None
+    if not packer:
+        return window.fetch(request.url, _fetch_options(request))
+    packed = window.Blob.new([request.body]).stream().pipeThrough(packer.new("gzip"))
+    options = _fetch_options(request, dict(request.headers, **{"Content-Encoding": "gzip"}))
+
+    def send(buffer):
+        options.body = buffer
+        return window.fetch(request.url, options)
+
+    return window.Response.new(packed).arrayBuffer().then(send)
 
 
 def _drive(steps, response=None):
@@ -87,8 +112,7 @@ def _drive(steps, response=None):
         answer.text().then(on_text, lambda error: _drive(steps, Response(int(answer.status))))
 
     try:
-        window.fetch(request.url, _fetch_options(request)).then(
-            on_response, lambda error: _drive(steps, Response(0, error=str(error))))
+        _fetch(request).then(on_response, lambda error: _drive(steps, Response(0, error=str(error))))
     except Exception as exc:
         _drive(steps, Response(0, error=str(exc)))
 
