@@ -15,7 +15,7 @@ from .base import Storage
 from .schema import TABLES
 
 CHUNK = 1000
-_INSTANCE_ROW = ("meta", "instance_uuid")
+SERIAL_TABLES = ("telemetry_snapshots", "telemetry_opt_in_status")  # an auto-increment id each
 
 
 class TargetNotEmpty(Exception):
@@ -66,7 +66,7 @@ def copy_all(source: Storage, target: Storage, progress: Callable[[str, int], No
                     break
                 writer.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", [tuple(row) for row in rows])
                 count += len(rows)
-            if writer.dialect == "postgresql" and "id" in columns and table.startswith("telemetry_") and count:
+            if writer.dialect == "postgresql" and table in SERIAL_TABLES and count:
                 writer.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                f"(SELECT MAX(id) FROM {table}))")
         copied[table] = count

@@ -196,3 +196,42 @@ def test_browsers_may_send_content_encoding_cross_origin(client, app):
     preflight = client.options(INTAKE, headers={"Origin": "https://admin.example", "Access-Control-Request-Method": "POST",
                                                 "Access-Control-Request-Headers": "content-type, content-encoding"})
     assert "Content-Encoding" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+# -- caps: the intake cannot be filled from one address or with made-up instance ids ---------
+
+def snapshot_from(instance: str) -> dict:
+    return {"usage": {"ui_counters": {"dailyEvents": []}}, "clusterUuid": instance}
+
+
+def test_snapshots_per_instance_per_day_are_capped(make_app, rows, clock):
+    client = make_app(USAGE_INTAKE_ENABLED=True, USAGE_INTAKE_MAX_PER_INSTANCE_PER_DAY=2,
+                      USAGE_INTAKE_MAX_PER_CLIENT_PER_DAY=0).test_client()
+    statuses = [client.post(INTAKE, json=snapshot_from("same-instance")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    refused = client.post(INTAKE, json=snapshot_from("same-instance"))
+    assert refused.headers["Retry-After"] == "3600"
+    assert "USAGE_INTAKE_MAX_PER_INSTANCE_PER_DAY" in refused.get_json()["message"]
+    assert client.post(INTAKE, json=snapshot_from("another-instance")).status_code == 200
+    clock.advance(days=1)  # a new UTC day
+    assert client.post(INTAKE, json=snapshot_from("same-instance")).status_code == 200
+    assert len(rows(client.application, "telemetry_snapshots")) == 4
+
+
+def test_random_instance_ids_from_one_address_are_capped_per_day(make_app, rows):
+    client = make_app(USAGE_INTAKE_ENABLED=True, USAGE_INTAKE_MAX_PER_CLIENT_PER_DAY=3).test_client()
+    statuses = [client.post(INTAKE, json=snapshot_from(f"random-{n}")).status_code for n in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert "USAGE_INTAKE_MAX_PER_CLIENT_PER_DAY" in client.post(INTAKE, json=snapshot_from("x")).get_json()["message"]
+    assert len(rows(client.application, "telemetry_snapshots")) == 3
+
+
+def test_the_intake_stops_at_its_total_size_with_507(make_app, rows):
+    client = make_app(USAGE_INTAKE_ENABLED=True, USAGE_INTAKE_MAX_TOTAL_BYTES=300,
+                      USAGE_INTAKE_MAX_PER_CLIENT_PER_DAY=0).test_client()
+    first = client.post(INTAKE, json=snapshot_from("a" * 40))  # about 100 bytes stored
+    second = client.post(INTAKE, json=snapshot_from("b" * 40))
+    third = client.post(INTAKE, json={**snapshot_from("c" * 40), "padding": "x" * 200})
+    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 507)
+    assert "USAGE_INTAKE_MAX_TOTAL_BYTES" in third.get_json()["message"]
+    assert [row[1] for row in rows(client.application, "telemetry_snapshots")] == ["a" * 40, "b" * 40]
