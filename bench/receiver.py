@@ -79,10 +79,14 @@ def stop(proc: subprocess.Popen) -> None:
 
 def wrk(port: int, path: str, seconds: float, prefix: str, connections: int = CONNECTIONS) -> dict[str, float]:
     """One wrk run; requests, req/s, p50/p99/max in ms and non-2xx answers."""
-    out = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s",
-                          "-s", str(ROOT / "bench" / "report.lua"), f"http://127.0.0.1:{port}{path}"],
-                         capture_output=True, text=True, env={**os.environ, "BENCH_PREFIX": prefix},
-                         timeout=seconds + 60).stdout
+    done = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+                           "--timeout", "10s", "-s", str(ROOT / "bench" / "report.lua"),
+                           f"http://127.0.0.1:{port}{path}"],
+                          capture_output=True, text=True, env={**os.environ, "BENCH_PREFIX": prefix},
+                          timeout=seconds + 60)
+    out = done.stdout
+    if "requests in" not in out:
+        raise SystemExit(f"wrk failed ({done.returncode}):\n{out}\n{done.stderr}")
     def ms(text: str) -> float:
         number, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
         return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
@@ -90,8 +94,8 @@ def wrk(port: int, path: str, seconds: float, prefix: str, connections: int = CO
     return {
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
         "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50": ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-        "p99": ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        "p50": ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
+        "p99": ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)),  # type: ignore[union-attr]
         "max": ms(latency.group(3)) if latency else float("nan"),
         "errors": int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
         "socket_errors": sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)),
@@ -116,6 +120,8 @@ def phase(name: str, db: str | None, workers: int, seconds: float, tmp: Path, ru
     try:
         warm = wrk(port, path, 2, f"warm{run}")
         result = wrk(port, path, seconds, f"run{run}")
+    except SystemExit as exc:
+        raise SystemExit(f"{name}: {exc}\nserver log:\n{(tmp / f'{name}.log').read_text()[-3000:]}") from None
     finally:
         stop(proc)
     result["acked"] = warm["requests"] - warm["errors"] + result["requests"] - result["errors"]
@@ -159,10 +165,11 @@ def main() -> int:
     try:
         for run in range(args.runs):
             for name in names:
-                db = {"sqlite": str(tmp / f"bench{run}.db"), "postgresql": cluster.new_database()}.get(name)
+                db = {"dry_run": str(tmp / f"dry{run}.db"), "sqlite": str(tmp / f"bench{run}.db"),
+                      "postgresql": cluster.new_database()}.get(name)
                 result = phase(name, db, args.workers, args.seconds, tmp, run)
                 results[name].append(result)
-                if db is not None:
+                if name in ("sqlite", "postgresql"):
                     problem = check_totals(db, int(result["acked"]))
                     if problem:
                         problems.append(f"{name} run {run + 1}: {problem}")
