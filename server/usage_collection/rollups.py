@@ -62,6 +62,7 @@ def run_rollups(storage: Storage, now: datetime, settings: Mapping[str, Any],
         rolled, totals = roll_application_usage(storage, now, int(settings["USAGE_APP_USAGE_KEEP_DAYS"]))
         deleted = apply_counter_retention(storage, now, int(settings["USAGE_UI_COUNTERS_KEEP_DAYS"]),
                                           domain_keep_days)
+        storage.known_keys.clear()  # names retention deleted are new again
         ids_keep = int(settings["USAGE_REPORT_IDS_KEEP_DAYS"])
         pruned = storage.prune_seen_reports(iso_timestamp(now - timedelta(days=ids_keep)))
         pruned += storage.cap_report_ids()

@@ -24,6 +24,7 @@ from playwright.sync_api import Page
 
 from e2e.usage_pages import PAGES, UsagePage
 from support.live_server import LiveServer
+from support.postgres import BACKENDS
 
 RUNTIMES = ["brython", "pyodide"]
 
@@ -54,8 +55,14 @@ def runtime(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def e2e_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(tmp_path_factory.mktemp("e2e") / "e2e.db", env=server_env(), demo=True).start()
+def e2e_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The server most browser tests share. It keeps its data in PostgreSQL (when the run tests
+    that backend), so the browser suite runs against PostgreSQL once; the tests that start
+    their own server (``own_server``) use SQLite files, the embedded default."""
+    folder = tmp_path_factory.mktemp("e2e")
+    database = (request.getfixturevalue("postgres_cluster").new_database() if "postgresql" in BACKENDS
+                else folder / "e2e.db")
+    server = LiveServer(database, env=server_env(), demo=True, log_path=folder / "e2e.log").start()
     wait_for_snapshot(server)
     yield server
     server.stop()

@@ -20,6 +20,7 @@ increment and a count can never overflow into a REAL or an error.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
@@ -139,25 +140,63 @@ class Keys:
         return len(self.counters) + len(self.views) + len(self.agents)
 
 
-def new_keys(conn: Conn, keys: Keys) -> Keys:
-    """The subset of ``keys`` not stored yet."""
+class KnownKeys:
+    """Keys this process saw stored: the "is this name new?" queries skip them.
+
+    A receiver sees the same few thousand names again and again; asking the database about
+    each of them in every batch cost more than storing the batch. A key enters once it is
+    committed (or found stored). Retention can delete a key, so the cache empties itself
+    every ``ttl_s`` (and when it holds ``limit`` keys): a name deleted meanwhile is then
+    counted as new again, as it should be."""
+
+    def __init__(self, limit: int = 200_000, ttl_s: float = 3600.0) -> None:
+        self.limit, self.ttl_s = limit, ttl_s
+        self.clear()
+
+    def clear(self) -> None:
+        self.keys: dict[str, set[Any]] = {"counters": set(), "views": set(), "agents": set()}
+        self.born = time.monotonic()
+        self.size = 0
+
+    def unknown(self, keys: "Keys") -> "Keys":
+        if time.monotonic() - self.born > self.ttl_s:
+            self.clear()
+        return Keys(keys.counters - self.keys["counters"], keys.views - self.keys["views"],
+                    keys.agents - self.keys["agents"])
+
+    def add(self, keys: "Keys") -> None:
+        if self.size > self.limit:
+            self.clear()
+        for name in self.keys:
+            added = getattr(keys, name) - self.keys[name]
+            self.keys[name] |= added
+            self.size += len(added)
+
+
+def new_keys(conn: Conn, keys: Keys, known: KnownKeys | None = None) -> Keys:
+    """The subset of ``keys`` not stored yet (``known``: keys already seen stored, not asked about)."""
+    if known is not None:
+        keys = known.unknown(keys)
     found = Keys(set(), set(), set())
+    stored = Keys(set(), set(), set())
     for name, (sql, width) in _KNOWN.items():
         wanted = sorted(getattr(keys, name))
-        known: set[Any] = set()
+        known_rows: set[Any] = getattr(stored, name)
         group = "(" + ", ".join(["?"] * width) + ")"
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
             values = ", ".join([group] * len(chunk))
             params = [value for row in chunk for value in row]
-            known.update(tuple(row) for row in conn.all(sql.format(rows=values), params * sql.count("{rows}")))
-        getattr(found, name).update(set(wanted) - known)
+            known_rows.update(tuple(row) for row in conn.all(sql.format(rows=values), params * sql.count("{rows}")))
+        getattr(found, name).update(set(wanted) - known_rows)
+    if known is not None:
+        known.add(stored)  # stored by someone already: true whatever becomes of this transaction
     return found
 
 
-def _check_client_keys(conn: Conn, pending: Pending, day: str) -> KeyLimitHit | None:
+def _check_client_keys(conn: Conn, pending: Pending, day: str, known: KnownKeys) -> KeyLimitHit | None:
     """Record the names ``pending`` creates for its client today, or refuse past its limit."""
-    count = new_keys(conn, Keys.of([pending.report])).count()
+    count = new_keys(conn, Keys.of([pending.report]), known).count()
     if not count:
         return None
     client = pending.client or "unknown"
@@ -181,6 +220,13 @@ class ReportStore(StorageCore):
 
     caps: Caps = Caps()
     _ids_since_prune: int = 0
+    _known: KnownKeys | None = None
+
+    @property
+    def known_keys(self) -> KnownKeys:
+        if self._known is None:
+            self._known = KnownKeys()
+        return self._known
 
     def store_report(self, report: Report, now: datetime) -> bool:
         """One report in its own batch; ``False`` (nothing written) if its reportId was seen."""
@@ -190,37 +236,40 @@ class ReportStore(StorageCore):
         """Store ``batch`` in one transaction; one outcome per report, in order. Raises
         ``StorageError`` (and nothing of the batch is stored) when the commit fails."""
         outcomes: list[Outcome] = [STORED] * len(batch)
+        created = Keys(set(), set(), set())
         with self.connection() as conn, conn.transaction():
+            fresh = _remember_all(conn, [p for p in batch if p.key_limit <= 0 and p.report.report_id is not None])
             seen: set[str] = set()
             accepted: list[Pending] = []
             for index, pending in enumerate(batch):
-                outcome = self._admit(conn, pending, seen)
+                outcome = self._admit(conn, pending, seen, fresh)
                 outcomes[index] = outcome
                 if outcome == STORED:
                     accepted.append(pending)
             if accepted:
-                self._add(conn, accepted)
+                created = self._add(conn, accepted)
+        self.known_keys.add(created)  # committed: these names exist now
         self._ids_since_prune += len(seen)
         if self.caps.report_ids and self._ids_since_prune >= max(1000, self.caps.report_ids // 100):
             self._ids_since_prune = 0
             self.cap_report_ids()
         return outcomes
 
-    def _admit(self, conn: Conn, pending: Pending, seen: set[str]) -> Outcome:
+    def _admit(self, conn: Conn, pending: Pending, seen: set[str], fresh: set[str]) -> Outcome:
         report_id = pending.report.report_id
         if report_id is not None and report_id in seen:
             return DUPLICATE
         if pending.key_limit <= 0:
-            if report_id is not None and not _remember(conn, report_id, pending.now):
-                return DUPLICATE
             if report_id is not None:
+                if report_id not in fresh:  # stored before this batch
+                    return DUPLICATE
                 seen.add(report_id)
             return STORED
         try:
             with conn.transaction():  # a savepoint: a refused report leaves no trace
                 if report_id is not None and not _remember(conn, report_id, pending.now):
                     return DUPLICATE
-                hit = _check_client_keys(conn, pending, utc_day(pending.now))
+                hit = _check_client_keys(conn, pending, utc_day(pending.now), self.known_keys)
                 if hit is not None:
                     raise _Refused(hit)
         except _Refused as refused:
@@ -229,11 +278,14 @@ class ReportStore(StorageCore):
             seen.add(report_id)
         return STORED
 
-    def _add(self, conn: Conn, accepted: list[Pending]) -> None:
+    def _add(self, conn: Conn, accepted: list[Pending]) -> Keys:
+        """Upsert the accepted reports' sums; the keys they now hold (for ``known_keys``)."""
         reports = [pending.report for pending in accepted]
+        wanted = Keys.of(reports)
+        fresh = new_keys(conn, wanted, self.known_keys)  # usually nothing to ask: every key known
         dropped: Keys | None = None
-        if self.caps.new_names_per_day:
-            dropped = self._over_name_cap(conn, reports, utc_day(accepted[-1].now))
+        if self.caps.new_names_per_day and fresh.count():
+            dropped = self._over_name_cap(conn, fresh, utc_day(accepted[-1].now))
         metrics: dict[str, list[Any]] = {}
         counters: dict[tuple[str, str, str, str], list[Any]] = {}
         usage: dict[tuple[str, str, str], list[Any]] = {}
@@ -268,12 +320,16 @@ class ReportStore(StorageCore):
         upsert(conn, "usage_counters", list(counters.values()))
         upsert(conn, "application_usage_daily", list(usage.values()))
         upsert(conn, "user_agents", list(agents.values()))
-        if agents and self.caps.user_agents_per_key:
-            _cap_user_agents(conn, {key for key, _agent in agents}, self.caps.user_agents_per_key)
+        if fresh.agents and self.caps.user_agents_per_key:  # only a key that got a new agent can pass its cap
+            _cap_user_agents(conn, {key for key, _agent in fresh.agents if (key, _agent) in agents},
+                             self.caps.user_agents_per_key)
+        if dropped:
+            return Keys(wanted.counters - dropped.counters, wanted.views - dropped.views,
+                        wanted.agents - dropped.agents)
+        return wanted
 
-    def _over_name_cap(self, conn: Conn, reports: list[Report], day: str) -> Keys | None:
+    def _over_name_cap(self, conn: Conn, fresh: Keys, day: str) -> Keys | None:
         """Count the batch's new names against today's cap; the names past it, to drop."""
-        fresh = new_keys(conn, Keys.of(reports))
         count = fresh.count()
         if not count:
             return None
@@ -322,6 +378,21 @@ class ReportStore(StorageCore):
         """Add server usage counters ``(domain, name, type, day, count, updated_at)`` in one transaction."""
         with self.connection() as conn, conn.transaction():
             _add_server_counters(conn, rows)
+
+
+def _remember_all(conn: Conn, batch: Sequence[Pending]) -> set[str]:
+    """Keep the reportIds of ``batch`` in one statement; those that were not kept before."""
+    rows: dict[str, str] = {}
+    for pending in batch:
+        rows.setdefault(pending.report.report_id or "", iso_timestamp(pending.now))
+    fresh: set[str] = set()
+    items = list(rows.items())
+    for start in range(0, len(items), _CHUNK):
+        chunk = items[start:start + _CHUNK]
+        fresh.update(row[0] for row in conn.all(
+            "INSERT INTO reports_seen (report_id, received_at) VALUES " + ", ".join(["(?, ?)"] * len(chunk)) +
+            " ON CONFLICT (report_id) DO NOTHING RETURNING report_id", [value for row in chunk for value in row]))
+    return fresh
 
 
 def _remember(conn: Conn, report_id: str, now: datetime) -> bool:
