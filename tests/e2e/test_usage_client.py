@@ -201,6 +201,10 @@ def test_an_opted_out_visitor_sends_nothing(usage_page: UsagePage, context: Brow
     eventually(lambda: counters(usage_page.base_url, app_name), lambda value: value != {}, page=usage_page.page)
 
     assert counters(usage_page.base_url, app_name) == {(MARKER, "count"): 1}
+    # Playwright may hand over the request event after the server answered: wait for it. Events
+    # come in order, so every request the page made before the marker's is in the list then.
+    eventually(lambda: [request.post_data or "" for request in usage_page.reports],
+               lambda bodies: any(MARKER in body for body in bodies), page=usage_page.page)
     sent = [request.post_data or "" for request in usage_page.reports]
     assert sent and all(MARKER in body for body in sent), sent  # no request before opting in again
 

@@ -316,10 +316,12 @@ class ReportStore(StorageCore):
                     continue
                 agent = agents.setdefault(pair, [pair[0], pair[1], stamp, stamp, 0])
                 agent[3], agent[4] = stamp, agent[4] + 1
-        upsert(conn, "ui_metric", list(metrics.values()))
-        upsert(conn, "usage_counters", list(counters.values()))
-        upsert(conn, "application_usage_daily", list(usage.values()))
-        upsert(conn, "user_agents", list(agents.values()))
+        # In key order: two hosts' batches touching the same rows lock them in the same order,
+        # so PostgreSQL never has to break a deadlock between them.
+        upsert(conn, "ui_metric", [metrics[key] for key in sorted(metrics)])
+        upsert(conn, "usage_counters", [counters[key] for key in sorted(counters)])
+        upsert(conn, "application_usage_daily", [usage[key] for key in sorted(usage)])
+        upsert(conn, "user_agents", [agents[key] for key in sorted(agents)])
         if fresh.agents and self.caps.user_agents_per_key:  # only a key that got a new agent can pass its cap
             _cap_user_agents(conn, {key for key, _agent in fresh.agents if (key, _agent) in agents},
                              self.caps.user_agents_per_key)
@@ -402,7 +404,7 @@ def _remember(conn: Conn, report_id: str, now: datetime) -> bool:
 
 
 def _add_server_counters(conn: Conn, rows: Sequence[tuple[str, str, str, str, int, str]]) -> None:
-    upsert(conn, "usage_counters", [(d, n, t, "server", day, min(c, INT64_MAX), s) for d, n, t, day, c, s in rows])
+    upsert(conn, "usage_counters", sorted((d, n, t, "server", day, min(c, INT64_MAX), s) for d, n, t, day, c, s in rows))
 
 
 def _cap_user_agents(conn: Conn, keys: set[str], cap: int) -> None:
