@@ -16,7 +16,7 @@ from typing import Iterator
 import sqlite_utils
 
 from .base import Storage
-from .connection import Conn, SQLiteConn
+from .connection import Conn, SQLiteConn, WriteLock
 from .core import StorageError, _set_meta
 from .pool import ConnectionPool
 
@@ -37,7 +37,7 @@ class SQLiteStorage(Storage):
             raw.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the SQLite database {self.path!r}: {exc}") from exc
-        return SQLiteConn(raw)
+        return SQLiteConn(raw, None if self.path == ":memory:" else WriteLock(self.path + "-writelock"))
 
     @contextmanager
     def connection(self) -> Iterator[Conn]:
