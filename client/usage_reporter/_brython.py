@@ -159,6 +159,22 @@ def clicked(event):
     return ["click", [event_name, view_ids]]
 
 
+def facade_handler(session):
+    """``usage.h``: one facade call, from usage.js as JSON data. A call whose arguments are
+    not (a page on an older, cached usage.js passed an Event or a DOM element) is dropped
+    with one warning; it never throws into the page nor stops the calls after it."""
+
+    def handle(call):
+        try:
+            call = _to_py(call)
+        except Exception as exc:
+            log_once("facade", "usage_reporter: dropped a facade call: " + str(exc), "warn")
+            return
+        session.handle(call)
+
+    return handle
+
+
 def listen(session):
     """Page events as the session's calls; every listener guarded."""
 
@@ -248,9 +264,10 @@ def boot(options=None, **kwargs):
         session.start(session.storage.keys())
         usage = getattr(window, "usage", None)
         if usage is not None and getattr(usage, "q", None) is not None:
-            for call in _to_py(usage.q.splice(0)):
-                session.handle(call)
-            usage.h = guarded("usage facade", lambda call: session.handle(_to_py(call)))
+            facade = facade_handler(session)
+            for call in usage.q.splice(0):  # one at a time: a call we cannot read is dropped alone
+                facade(call)
+            usage.h = facade
         session.observer = listen(session)
         if usage is not None and getattr(usage, "r", None) is not None:
             usage.r()

@@ -317,9 +317,10 @@ def boot(options=None, **kwargs):
         session.start(session.storage.keys())
         usage = py(getattr(js.window, "usage", None))
         if usage is not None and py(getattr(usage, "q", None)) is not None and py(getattr(usage, "h", None)) is None:
-            for call in _to_py(usage.q.splice(0)):
-                session.handle(call)
-            usage.h = proxy(guarded("usage facade", lambda call: session.handle(_to_py(call))))
+            facade = guarded("usage facade", lambda call: session.handle(_to_py(call)))
+            for call in usage.q.splice(0):  # one at a time: a call we cannot read is dropped alone
+                facade(call)
+            usage.h = proxy(facade)
         listen(session)
         if usage is not None and py(getattr(usage, "r", None)) is not None:
             usage.r()

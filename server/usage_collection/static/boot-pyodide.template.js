@@ -25,10 +25,10 @@
 (function (C, d, w) {
 var u = w.usage, me = d.currentScript, S = w.localStorage, worker = null, seq = 0, sent = []
 var preview = null, app = null, views = [], logged = {}, booted = performance.now(), first
-function log(message) {
+function log(message, level) {
 if (logged[message]) return
 logged[message] = 1
-console.error(message)
+console[level || "error"](message)
 }
 function url(path) {
 return new URL(path, me.src).href
@@ -65,13 +65,30 @@ return ids
 function post(item) {
 worker && worker.postMessage({t: "call", s: item.s, at: item.at, c: item.c})
 }
-// A call for the Python reporter, kept until the worker confirms it.
+// A call for the Python reporter, kept until the worker confirms it. One the worker cannot
+// be posted is dropped alone, with a warning: the calls after it still go.
 function call(c) {
-var item = {s: ++seq, at: Date.now(), c: c}
+var item = {s: seq + 1, at: Date.now(), c: c}
+try {
+post(item)
+} catch (x) {
+return log("usage: dropped a " + c[0] + " call: " + x, "warn")
+}
+seq = item.s
 if (c[0] == "setAppId" && c[1][0]) app = c[1][0]
 sent.push(item)
 u.unconfirmed = sent.length
-post(item)
+}
+// A facade call (usage.js's queue, then usage.h) as JSON data, as usage.js makes them: a
+// page may still run an older usage.js from its cache, which kept DOM elements, Events and
+// functions as they came. optOut and optIn ignore their arguments (click handlers get one).
+function facade(c) {
+try {
+c = [c[0], /^opt(In|Out)$/.test(c[0]) ? [] : JSON.parse(JSON.stringify(c[1]))]
+} catch (x) {
+return log("usage: dropped a " + c[0] + " call: " + x, "warn")
+}
+call(c)
 }
 function receive(e) {
 var m = e.data
@@ -95,8 +112,8 @@ u.timing = {boot: Math.round(booted)}
 for (k in t) u.timing[k] = Math.round(t[k] - origin)
 u.timing.ready = Math.round(performance.now())
 if (!u.h) {
-u.q.splice(0).forEach(function (c) { call(c) })
-u.h = guard(call)
+u.q.splice(0).forEach(facade)
+u.h = guard(facade)
 d.addEventListener("click", guard(clicked), true)
 }
 u.r()
