@@ -9,12 +9,12 @@ script tag's ``data-app-paths``); a hidden tab stops the clock and beacons; an o
 applies in every tab at once (``storage`` event). What to do with those events is
 ``PageSession``'s (pure, shared with the Pyodide adapter); this module only translates.
 Every callback is guarded: nothing throws into the host page. Only ``from browser import
-window, document``: no Brython stdlib.
+window, document`` and ``javascript`` (both built into brython.js): no Brython stdlib.
 """
 
 from browser import document, window
+from javascript import JSON  # built into brython.js: a native parser, not the stdlib's json
 
-from . import _json
 from .page_session import CONSENT_KEY, EventClock, PageSession
 
 REPORT_PATH = "/api/ui_counters/_report"
@@ -40,7 +40,7 @@ def _to_py(value):
     if isinstance(value, (list, tuple)):
         return [_to_py(item) for item in value]
     text = window.JSON.stringify(value)
-    return _json.loads(text) if isinstance(text, str) else None  # JS null/undefined: None
+    return JSON.parse(text) if isinstance(text, str) else None  # JS null/undefined: None
 
 
 def log_once(kind, message, level="error"):
@@ -259,7 +259,8 @@ def boot(options=None, **kwargs):
         config = page_config(dict(options or {}, **kwargs))
         report_url = str(window.URL.new(config.get("report_url") or REPORT_PATH, window.location.href).href)
         session = PageSession(config, LocalStorage(), FetchTransport(report_url), EventClock(lambda: window.Date.now()),
-                              new_id, lambda kind, message: log_once(kind, message, "warn"), listen_clicks)
+                              new_id, lambda kind, message: log_once(kind, message, "warn"), listen_clicks,
+                              random=window.Math.random, json_loads=JSON.parse)
         _sessions.append(session)
         session.start(session.storage.keys())
         usage = getattr(window, "usage", None)

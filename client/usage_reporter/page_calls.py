@@ -52,9 +52,10 @@ def flush_interval(value, default=30.0, minimum=1.0):
 class PageCalls:
     """Turns calls into core calls; never raises (the host page must not see our errors)."""
 
-    def __init__(self, tracker, log_once):
+    def __init__(self, tracker, log_once, json_loads=None):
         self.tracker = tracker
         self.log_once = log_once
+        self.json_loads = json_loads or _json.loads
         self.views = {}  # data-usage-view id -> its api.ViewTracking
 
     def handle(self, call):
@@ -118,7 +119,7 @@ class PageCalls:
             try:
                 text = storage.get(key)
                 storage.remove(key)  # first: a broken queue must not come back on every load
-                calls = _json.loads(text) if text else []
+                calls = self.json_loads(text) if text else []
             except Exception as exc:
                 self.log_once("saved queue", "usage_reporter: discarded a saved queue " + key + ": " + str(exc))
                 continue
