@@ -112,9 +112,27 @@ def precompiled(bundle: Asset, runtime: Path, node: str | None = None) -> dict |
     return compiled
 
 
+def squeeze(js: str) -> str:
+    """Brython's JavaScript without its indentation and blank lines: a fifth of the bytes.
+
+    Line breaks stay (statements may end there). Leading blanks only matter inside a
+    string that spans lines, which JavaScript writes with a backtick or a backslash at the
+    end of a line: a module with either is left as it is.
+    """
+    lines = js.split("\n")
+    if "`" in js or any(line.endswith("\\") for line in lines):
+        return js
+    return "\n".join(stripped for stripped in (line.strip() for line in lines) if stripped)
+
+
+def squeezed(modules: dict) -> dict:
+    """``squeeze`` each compiled module (a package's is wrapped in a list)."""
+    return {name: [squeeze(js[0])] if isinstance(js, list) else squeeze(js) for name, js in modules.items()}
+
+
 def with_precompiled(bundle: Asset, compiled: dict) -> Asset:
     """The bundle plus a statement that hands Brython the compiled modules (same Brython only)."""
-    modules = json.dumps(compiled["modules"], separators=(",", ":"))
+    modules = json.dumps(squeezed(compiled["modules"]), separators=(",", ":"))
     install = INSTALL.replace("TIMESTAMP", str(int(compiled["timestamp"])), 1).replace("MODULES", modules, 1)
     return Asset(bundle.body + install.encode(), bundle.mimetype)
 

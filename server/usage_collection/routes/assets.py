@@ -9,6 +9,8 @@
   Both are immutable (the version or content hash is in the URL): cached for a year. With
   Node.js installed, the bundle also carries our modules precompiled to JavaScript (see
   brython_precompile.py), which saves browsers ~0.6 s of compiling on a first visit.
+  ``/usage/usage_reporter_admin.<hash>.brython.js``: the modules only the admin pages run
+  (the telemetry sender), loaded there after the bundle; visitors never download them.
   For Brython pages that import ``usage_reporter`` themselves (library mode), stable names:
   ``/usage/brython.js`` (a redirect to the versioned runtime) and
   ``/usage/usage_reporter.brython.js`` (the current bundle, cached 5 minutes).
@@ -37,7 +39,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.security import safe_join
 
 from ..brython_precompile import PrecompiledBundle
-from ..bundle import Asset, brython_bundle, brython_runtime_path, brython_version, minify_js, package_dir
+from ..bundle import (ADMIN_ONLY, Asset, brython_bundle, brython_runtime_path, brython_version, minify_js,
+                      package_dir)
 from ..extension import get_state
 
 blueprint = Blueprint("usage_assets", __name__)
@@ -61,6 +64,7 @@ class BrythonAssets:
     runtime_version: str
     bundle: Asset  # the plain bundle: its hash names the URL whichever variant is served
     served_bundle: PrecompiledBundle
+    admin_bundle: Asset  # what only the admin pages run, on top of the bundle
 
 
 def load_assets(static_dir: Path) -> BrythonAssets:
@@ -69,10 +73,11 @@ def load_assets(static_dir: Path) -> BrythonAssets:
     runtime_path = brython_runtime_path()
     runtime = Asset(runtime_path.read_bytes())
     bundle = brython_bundle(package_dir())
-    for asset in (loader, runtime, bundle):
+    admin_bundle = brython_bundle(package_dir(), only=ADMIN_ONLY)
+    for asset in (loader, runtime, bundle, admin_bundle):
         asset.gzipped  # compressed now (~0.1 s for brython.js) rather than in a page's first request
     return BrythonAssets(loader, boot_template, runtime, brython_version(), bundle,
-                         PrecompiledBundle(bundle, runtime_path))
+                         PrecompiledBundle(bundle, runtime_path), admin_bundle)
 
 
 @functools.lru_cache(maxsize=8)
@@ -116,6 +121,10 @@ def send_asset(asset: Asset, cache_control: str) -> Response:
 
 def bundle_url() -> str:
     return url_for("usage_assets.bundle", digest=_assets().bundle.short_hash)
+
+
+def admin_bundle_url() -> str:
+    return url_for("usage_assets.admin_bundle", digest=_assets().admin_bundle.short_hash)
 
 
 def boot_config() -> dict:
@@ -164,6 +173,14 @@ def bundle(digest: str) -> ResponseReturnValue:
     if digest != assets.bundle.short_hash:
         abort(404, description="No such bundle; /usage/usage_reporter.brython.js is the current one.")
     return send_asset(assets.served_bundle.current, IMMUTABLE)
+
+
+@blueprint.get("/usage/usage_reporter_admin.<digest>.brython.js")
+def admin_bundle(digest: str) -> ResponseReturnValue:
+    assets = _assets()
+    if digest != assets.admin_bundle.short_hash:
+        abort(404, description="No such bundle; the admin pages link the current one.")
+    return send_asset(assets.admin_bundle, IMMUTABLE)
 
 
 @blueprint.get("/usage/usage_reporter.brython.js")
