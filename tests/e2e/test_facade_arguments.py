@@ -9,8 +9,10 @@ calls around it are counted, ``usage.ready`` resolves, nothing throws into the p
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pytest
-from playwright.sync_api import BrowserContext
+from playwright.sync_api import BrowserContext, Route
 
 from e2e.usage_pages import UsagePage, clicks, counters, eventually
 
@@ -37,13 +39,32 @@ BAD_CALLS = """app => {
     return window.usage.h === undefined;                                   // true: all were queued
 }"""
 
+def hold_the_runtime(usage_page: UsagePage) -> Callable[[], None]:
+    """Keep the page's boot script back until ``release()``: however fast the runtime boots,
+    calls made meanwhile are surely queued by usage.js."""
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    usage_page.page.route("**/usage/boot-*.js", hold)
+
+    def release() -> None:
+        eventually(lambda: len(held), lambda count: count == 1, page=usage_page.page)  # requested after load
+        held[0].continue_()
+
+    return release
+
+
 EXPECTED = {("first", "count"): 1, ("second", "count"): 1, ("third", "count"): 1, ("fourth", "count"): 1,
             ("fifth", "count"): 1}
 
 
 def test_uncloneable_arguments_before_ready_are_refused_alone(usage_page: UsagePage, app_name: str) -> None:
+    release = hold_the_runtime(usage_page)
     usage_page.open(app=app_name)
     assert usage_page.page.evaluate(BAD_CALLS, app_name) is True, "Python was up already: nothing was queued"
+    release()
     usage_page.ready()  # the queue replay went through every call
     usage_page.page.click("#buy")  # and the app id is still the page's own
     usage_page.page.evaluate("app => usage.reportUiCounter(app, 'count', 'live')", app_name)
@@ -83,6 +104,7 @@ def test_a_queue_saved_with_a_bad_call_in_it_still_delivers_the_rest(usage_page:
 @pytest.mark.parametrize("when", ["before_ready", "after_ready"])
 def test_opt_out_as_a_click_handler_opts_out(usage_page: UsagePage, app_name: str, when: str) -> None:
     page = usage_page.page
+    release = hold_the_runtime(usage_page)
     usage_page.open(app=app_name)
     page.evaluate("""app => {
         usage.reportUiCounter(app, "count", "before_opt_out");
@@ -94,11 +116,16 @@ def test_opt_out_as_a_click_handler_opts_out(usage_page: UsagePage, app_name: st
         again.addEventListener("click", usage.optIn);
         document.body.append(button, again);
     }""", app_name)
-    if when == "after_ready":
+    if when == "before_ready":
+        assert page.evaluate("window.usage.h === undefined")
+        page.click("#opt-out")  # usage.optOut(event), queued
+        release()
+    else:
+        release()
         usage_page.ready()
         eventually(lambda: counters(usage_page.base_url, app_name), lambda value: value == {
             ("before_opt_out", "count"): 1}, page=page)
-    page.click("#opt-out")  # usage.optOut(event)
+        page.click("#opt-out")  # usage.optOut(event), handled at once
     page.wait_for_function("key => localStorage.getItem(key) === 'out'", arg=CONSENT_KEY)
     usage_page.ready()
     page.click("#buy")
@@ -120,8 +147,10 @@ def test_opt_out_as_a_click_handler_opts_out(usage_page: UsagePage, app_name: st
 
 def test_report_ui_stats_counts_as_report_ui_counter(usage_page: UsagePage, app_name: str) -> None:
     """OpenSearch Dashboards' ``reportUiStats(appName, type, eventNames, count?)``."""
+    release = hold_the_runtime(usage_page)
     usage_page.open(app=app_name)
     usage_page.page.evaluate("app => usage.reportUiStats(app, 'loaded', ['home', 'menu'])", app_name)  # queued
+    release()
     usage_page.ready()
     usage_page.page.evaluate("""app => {
         usage.reportUiStats(app, "count", "rows_exported", 25);
