@@ -132,7 +132,7 @@ config = {app_id: app, flush_interval_s: attr("data-flush-interval") || C.flushI
 enabled: C.enabled, honor_gpc: C.honorGpc, app_paths: attr("data-app-paths"), gpc: navigator.globalPrivacyControl === true,
 user_agent: navigator.userAgent, hidden: d.visibilityState == "hidden", start_ms: performance.timeOrigin,
 body_app: bodyApp(), path: location.pathname, views: views}
-worker.postMessage({t: "start", urls: {indexURL: C.indexURL, wheelURL: C.wheelURL, snapshotURL: C.snapshotURL && url(C.snapshotURL)}, config: config, storage: snapshot()})
+worker.postMessage({t: "start", urls: {indexURL: C.indexURL, wheelURL: C.wheelURL, snapshotURL: C.snapshotURL && url(C.snapshotURL), lockInfo: C.lockInfo}, config: config, storage: snapshot()})
 sent.forEach(post)
 }
 // The page goes away (closed, navigated, or into the back/forward cache): beacon what the

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -206,6 +207,10 @@ def test_boot_script_carries_the_urls_of_this_server(tmp_path):
     worker = client.get("/usage/pyodide-worker.mjs")
     assert worker.status_code == 200 and worker.mimetype == "text/javascript"
     assert "loadPyodide" in worker.get_data(as_text=True)
+    # The worker's lock file: Pyodide's own "info" (its ABI must match), no package index.
+    lock = json.loads((PYODIDE / "pyodide-lock.json").read_text())
+    config = json.loads(re.search(r"\}\)\((\{.*\}),document,window\)$", text.strip()).group(1))
+    assert config["lockInfo"] == lock["info"] and lock["info"]["abi_version"]
 
 
 # --- without Pyodide -----------------------------------------------------------------
