@@ -26,7 +26,7 @@ from pathlib import Path
 PACKAGE = "usage_reporter"
 JS_MIMETYPE = "text/javascript"
 # Modules a Brython page never runs: the Pyodide adapter (it imports ``js``).
-BRYTHON_EXCLUDED = frozenset({"_pyodide.py", "worker_session.py"})  # Pyodide-only modules
+BRYTHON_EXCLUDED = frozenset({"_pyodide.py"})  # Pyodide-only modules
 # Only the admin pages run these (the telemetry sender): a bundle of their own, not the visitor's.
 ADMIN_ONLY = frozenset({"telemetry_sender.py"})
 

@@ -28,7 +28,7 @@ _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _INCLUDED_SUFFIXES = (".py", ".typed")
 # Never runs under Pyodide: the Brython adapter imports Brython's ``browser`` module, and the
 # admin pages' telemetry sender runs under Brython on the admin pages only.
-PYODIDE_EXCLUDED = frozenset({"_brython.py", "telemetry_sender.py"})
+PYODIDE_EXCLUDED = frozenset({"_brython.py", "_brython_worker.py", "telemetry_sender.py"})
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ class BrythonAssets:
     bundle: Asset  # the plain bundle: its hash names the URL whichever variant is served
     served_bundle: PrecompiledBundle
     admin_bundle: Asset  # what only the admin pages run, on top of the bundle
+    forwarder_template: str  # boot-pyodide.template.js: also Brython's worker forwarder
+    worker: Asset  # brython-worker.js
 
 
 def load_assets(static_dir: Path) -> BrythonAssets:
@@ -76,8 +78,10 @@ def load_assets(static_dir: Path) -> BrythonAssets:
     admin_bundle = brython_bundle(package_dir(), only=ADMIN_ONLY)
     for asset in (loader, runtime, bundle, admin_bundle):
         asset.gzipped  # compressed now (~0.1 s for brython.js) rather than in a page's first request
+    forwarder_template = minify_js((static_dir / "boot-pyodide.template.js").read_text(encoding="utf-8"))
+    worker = Asset(minify_js((static_dir / "brython-worker.js").read_text(encoding="utf-8")).encode())
     return BrythonAssets(loader, boot_template, runtime, brython_version(), bundle,
-                         PrecompiledBundle(bundle, runtime_path), admin_bundle)
+                         PrecompiledBundle(bundle, runtime_path), admin_bundle, forwarder_template, worker)
 
 
 @functools.lru_cache(maxsize=8)
@@ -146,10 +150,29 @@ def loader() -> ResponseReturnValue:
     return send_asset(_assets().loader, SHORT_CACHE)
 
 
+FORWARDER_TOKEN = "__USAGE_PYODIDE_CONFIG__"
+
+
+def worker_config() -> dict:
+    """What the worker forwarder needs to run Brython's reporter in /usage/brython-worker.js."""
+    config = boot_config()
+    config.update({"workerUrl": url_for("usage_assets.worker_script"), "error": None})
+    return config
+
+
 @blueprint.get("/usage/boot-brython.js")
 def boot() -> ResponseReturnValue:
-    text = _assets().boot_template.replace(CONFIG_TOKEN, json.dumps(boot_config(), sort_keys=True))
+    """The main-thread boot (for a page that runs Brython itself), then the worker forwarder
+    (for every other page): whichever applies runs, the other returns at once."""
+    assets = _assets()
+    text = (assets.boot_template.replace(CONFIG_TOKEN, json.dumps(boot_config(), sort_keys=True)) + ";\n"
+            + assets.forwarder_template.replace(FORWARDER_TOKEN, json.dumps(worker_config(), sort_keys=True)))
     return send_asset(Asset(text.encode()), SHORT_CACHE)
+
+
+@blueprint.get("/usage/brython-worker.js")
+def worker_script() -> ResponseReturnValue:
+    return send_asset(_assets().worker, SHORT_CACHE)
 
 
 @blueprint.get("/usage/brython/<version>/brython.js")
