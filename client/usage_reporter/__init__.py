@@ -20,6 +20,7 @@ from .api import (
     opt_in,
     opt_out,
     report_ui_counter,
+    report_ui_stats,
     set_app_id,
     track_application_view,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "opt_in",
     "opt_out",
     "report_ui_counter",
+    "report_ui_stats",
     "set_app_id",
     "track_application_view",
 ]

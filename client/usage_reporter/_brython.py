@@ -9,12 +9,12 @@ script tag's ``data-app-paths``); a hidden tab stops the clock and beacons; an o
 applies in every tab at once (``storage`` event). What to do with those events is
 ``PageSession``'s (pure, shared with the Pyodide adapter); this module only translates.
 Every callback is guarded: nothing throws into the host page. Only ``from browser import
-window, document``: no Brython stdlib.
+window, document`` and ``javascript`` (both built into brython.js): no Brython stdlib.
 """
 
 from browser import document, window
+from javascript import JSON  # built into brython.js: a native parser, not the stdlib's json
 
-from . import _json
 from .page_session import CONSENT_KEY, EventClock, PageSession
 
 REPORT_PATH = "/api/ui_counters/_report"
@@ -40,7 +40,7 @@ def _to_py(value):
     if isinstance(value, (list, tuple)):
         return [_to_py(item) for item in value]
     text = window.JSON.stringify(value)
-    return _json.loads(text) if isinstance(text, str) else None  # JS null/undefined: None
+    return JSON.parse(text) if isinstance(text, str) else None  # JS null/undefined: None
 
 
 def log_once(kind, message, level="error"):
@@ -159,6 +159,22 @@ def clicked(event):
     return ["click", [event_name, view_ids]]
 
 
+def facade_handler(session):
+    """``usage.h``: one facade call, from usage.js as JSON data. A call whose arguments are
+    not (a page on an older, cached usage.js passed an Event or a DOM element) is dropped
+    with one warning; it never throws into the page nor stops the calls after it."""
+
+    def handle(call):
+        try:
+            call = _to_py(call)
+        except Exception as exc:
+            log_once("facade", "usage_reporter: dropped a facade call: " + str(exc), "warn")
+            return
+        session.handle(call)
+
+    return handle
+
+
 def listen(session):
     """Page events as the session's calls; every listener guarded."""
 
@@ -243,14 +259,16 @@ def boot(options=None, **kwargs):
         config = page_config(dict(options or {}, **kwargs))
         report_url = str(window.URL.new(config.get("report_url") or REPORT_PATH, window.location.href).href)
         session = PageSession(config, LocalStorage(), FetchTransport(report_url), EventClock(lambda: window.Date.now()),
-                              new_id, lambda kind, message: log_once(kind, message, "warn"), listen_clicks)
+                              new_id, lambda kind, message: log_once(kind, message, "warn"), listen_clicks,
+                              random=window.Math.random, json_loads=JSON.parse)
         _sessions.append(session)
         session.start(session.storage.keys())
         usage = getattr(window, "usage", None)
         if usage is not None and getattr(usage, "q", None) is not None:
-            for call in _to_py(usage.q.splice(0)):
-                session.handle(call)
-            usage.h = guarded("usage facade", lambda call: session.handle(_to_py(call)))
+            facade = facade_handler(session)
+            for call in usage.q.splice(0):  # one at a time: a call we cannot read is dropped alone
+                facade(call)
+            usage.h = facade
         session.observer = listen(session)
         if usage is not None and getattr(usage, "r", None) is not None:
             usage.r()

@@ -122,7 +122,7 @@ def start_worker(start_json, post_json):
     _console.append(lambda text: post({"t": "log", "message": text}))
 
     session = WorkerSession(config, start.get("storage") or {}, fetch_sender(config["report_url"]), post,
-                            now_ms, new_id)
+                            now_ms, new_id, random=js.Math.random)
     session.start(session.storage.keys())
     throttle = {"busy": False, "again": False}
 
@@ -312,14 +312,15 @@ def boot(options=None, **kwargs):
     try:
         config = page_config(dict(_to_py(options) or {}, **kwargs))
         session = PageSession(config, LocalStorage(), Transport(config["report_url"]), EventClock(now_ms),
-                              new_id, log_once, listen_clicks)
+                              new_id, log_once, listen_clicks, random=js.Math.random)
         _session.append(session)
         session.start(session.storage.keys())
         usage = py(getattr(js.window, "usage", None))
         if usage is not None and py(getattr(usage, "q", None)) is not None and py(getattr(usage, "h", None)) is None:
-            for call in _to_py(usage.q.splice(0)):
-                session.handle(call)
-            usage.h = proxy(guarded("usage facade", lambda call: session.handle(_to_py(call))))
+            facade = guarded("usage facade", lambda call: session.handle(_to_py(call)))
+            for call in usage.q.splice(0):  # one at a time: a call we cannot read is dropped alone
+                facade(call)
+            usage.h = proxy(facade)
         listen(session)
         if usage is not None and py(getattr(usage, "r", None)) is not None:
             usage.r()

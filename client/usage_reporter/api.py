@@ -109,6 +109,16 @@ def report_ui_counter(app_name: str, metric_type: str, event_names, count: int =
     _state.reporter.report_ui_counter(app_name, metric_type, event_names, count)
 
 
+def report_ui_stats(app_name: str, metric_type: str, event_names, count: int = 1) -> None:
+    """OpenSearch Dashboards' name for ``report_ui_counter`` (its ``reportUiStats(appName,
+    type, eventNames, count?)``), so code written for OSD reads the same: same arguments,
+    same checks, the same counters.
+
+        report_ui_stats("shop", METRIC_TYPE.CLICK, "add_to_cart")
+    """
+    report_ui_counter(app_name, metric_type, event_names, count)
+
+
 def set_app_id(app_id: str) -> None:
     """Name the current app (single-page apps call it on every route change)."""
     check_app_name("app_id", app_id)

@@ -1,11 +1,14 @@
 """usage.js's call protocol, handled with the core: the runtime-independent half of an adapter.
 
 usage.js queues what happens before Python runs as calls ``[name, [args]]`` (see
-``usage_collection/static/usage.js``): the facade's ``reportUiCounter``, ``setAppId``,
-``optOut``, ``optIn``, and ``click`` with ``[data-usage-click or None, [data-usage-view ids]]``. It saves the queue
-in storage (``usage_reporter.q.<ms>``) when a tab closes before Python is up. An adapter
-hands each call to ``PageCalls.handle``, and so do its own listeners once it runs: one code
-path for early and live events. Builtins only (runs under Brython without its stdlib).
+``usage_collection/static/usage.js``): the facade's ``reportUiCounter`` (and OpenSearch
+Dashboards' name for it, ``reportUiStats``), ``setAppId``, ``optOut``, ``optIn``, and
+``click`` with ``[data-usage-click or None, [data-usage-view ids]]``. Arguments arrive as
+JSON data (usage.js copies them so); a call the core refuses is logged once and dropped,
+never raised. usage.js saves the queue in storage (``usage_reporter.q.<ms>``) when a tab
+closes before Python is up. An adapter hands each call to ``PageCalls.handle``, and so do
+its own listeners once it runs: one code path for early and live events. Builtins only
+(runs under Brython without its stdlib).
 """
 
 from . import _json, api
@@ -49,9 +52,10 @@ def flush_interval(value, default=30.0, minimum=1.0):
 class PageCalls:
     """Turns calls into core calls; never raises (the host page must not see our errors)."""
 
-    def __init__(self, tracker, log_once):
+    def __init__(self, tracker, log_once, json_loads=None):
         self.tracker = tracker
         self.log_once = log_once
+        self.json_loads = json_loads or _json.loads
         self.views = {}  # data-usage-view id -> its api.ViewTracking
 
     def handle(self, call):
@@ -68,14 +72,18 @@ class PageCalls:
     def call_reportUiCounter(self, app_name=None, metric_type=None, event_names=None, count=None):
         api.report_ui_counter(app_name, metric_type, event_names, 1 if count is None else count)
 
+    call_reportUiStats = call_reportUiCounter  # OpenSearch Dashboards' name for it
+
     def call_setAppId(self, app_id=None):
         if app_id:
             api.set_app_id(app_id)
 
-    def call_optOut(self):
+    def call_optOut(self, *ignored):
+        """Arguments are ignored: ``button.addEventListener("click", usage.optOut)`` passes
+        the click, and an opt-out button must opt out whatever it is given."""
         api.opt_out()
 
-    def call_optIn(self):
+    def call_optIn(self, *ignored):
         api.opt_in()
 
     def call_click(self, event_name=None, view_ids=None):
@@ -111,7 +119,7 @@ class PageCalls:
             try:
                 text = storage.get(key)
                 storage.remove(key)  # first: a broken queue must not come back on every load
-                calls = _json.loads(text) if text else []
+                calls = self.json_loads(text) if text else []
             except Exception as exc:
                 self.log_once("saved queue", "usage_reporter: discarded a saved queue " + key + ": " + str(exc))
                 continue

@@ -17,7 +17,7 @@ its JSON text), and what the adapter read from the page: ``gpc``, ``user_agent``
 ``body_app``, ``path`` and ``views``. Builtins only.
 """
 
-from . import _json, api
+from . import api
 from .application_usage import ApplicationUsageTracker
 from .page_calls import PageCalls, app_for_path, flush_interval
 from .reporter import Reporter
@@ -54,21 +54,25 @@ def reporter_options(config):
 class PageSession(PageCalls):
     """The reporter, tracker and calls of one page (``handle(call)`` never raises)."""
 
-    def __init__(self, config, storage, transport, clock, new_id, log_once, listen_clicks=None):
+    def __init__(self, config, storage, transport, clock, new_id, log_once, listen_clicks=None, random=None,
+                 json_loads=None):
+        """``random``: the runtime's ``Math.random`` (retry jitter); ``json_loads``: a native
+        JSON parser if the runtime has a faster one than ``_json.loads`` (Brython)."""
         self.config = config
         self.storage = storage
         self.clock = clock
         self.replaying = False
         self.reporter = Reporter(clock=clock, storage=storage, transport=transport, new_id=new_id,
-                                 log=lambda message: log_once(message, message), **reporter_options(config))
-        PageCalls.__init__(self, ApplicationUsageTracker(self.reporter, clock), log_once)
+                                 log=lambda message: log_once(message, message), random=random,
+                                 json_loads=json_loads, **reporter_options(config))
+        PageCalls.__init__(self, ApplicationUsageTracker(self.reporter, clock), log_once, json_loads)
         self.app_paths = self._app_paths(config.get("app_paths"))
         api.install(self.reporter, self.tracker, listen_clicks)
 
     def _app_paths(self, paths):
         if isinstance(paths, str):
             try:
-                paths = _json.loads(paths)
+                paths = self.json_loads(paths)
             except Exception as exc:
                 self.log_once("app paths", "usage_reporter: data-app-paths is not JSON: " + str(exc))
                 return None

@@ -9,7 +9,7 @@ backoff; only a 4xx refusal drops a report. Each page stores under its own key a
 over other tabs' data only once they are done with it (stored_state.py), so two open tabs
 never send the same events twice.
 
-Clock, storage, transport and id source are injected (see CLIENT-CONTRACT.md); nothing here
+Clock, storage, transport, id source and randomness are injected (see this folder's README.md); nothing here
 touches the browser and nothing raises into the caller except ``report_ui_counter``'s
 ``ValueError``. Builtins only.
 
@@ -40,23 +40,24 @@ class Reporter:
     Tabs: ``tab_id`` names this page's storage key (a new id by default); a live page
     rewrites its state at least every ``heartbeat_s`` and another tab's state is adopted
     once it closed or has been silent ``stale_after_s`` (``adopt=False``: never).
-    ``json_loads`` reads the stored state at start: our pure ``_json.loads`` by default; an
-    adapter may pass a native parser (Brython's ``javascript.JSON.parse`` is ~80 times
-    faster there), whatever it returns is checked entry by entry anyway.
+    ``json_loads`` reads the stored state at start: our pure ``_json.loads`` by default; the
+    Brython adapter passes Brython's native ``javascript.JSON.parse`` (whatever it returns
+    is checked entry by entry anyway). ``random`` (a number in [0, 1), e.g. ``Math.random``)
+    spreads retry delays by +-50% (retry_policy.py); without it they are exact.
     """
 
     def __init__(self, *, clock, storage, transport, new_id, log=None, flush_interval_s=30.0,
                  storage_key="usage_reporter", enabled=True, global_privacy_control=False,
                  start_delay_s=1.0, backoff_s=5.0, max_backoff_s=300.0, max_retry_after_s=3600.0,
                  send_timeout_s=60.0, max_entries=1000, max_report_chars=60000, max_pending=5,
-                 json_loads=None, tab_id=None, adopt=True, heartbeat_s=60.0, stale_after_s=600.0):
+                 json_loads=None, tab_id=None, adopt=True, heartbeat_s=60.0, stale_after_s=600.0, random=None):
         self._clock = clock
         self._transport = transport
         self._new_id = new_id
         self._log = log
         self.flush_interval_s = float(flush_interval_s)
         self.start_delay_s = float(start_delay_s)
-        self.retry = RetryPolicy(backoff_s, max_backoff_s, max_retry_after_s)
+        self.retry = RetryPolicy(backoff_s, max_backoff_s, max_retry_after_s, random)
         self.send_timeout_s = float(send_timeout_s)
         self.max_pending = max_pending
         self._logged = {}

@@ -105,7 +105,7 @@ class WorkerSession(PageSession):
     """PageSession in a worker: ``receive`` the forwarder's messages, ``tick`` every second,
     ``publish`` after changes. ``send(body, on_result)`` is the adapter's fetch."""
 
-    def __init__(self, config, storage_data, send, post, now, new_id):
+    def __init__(self, config, storage_data, send, post, now, new_id, random=None):
         self.post = post
         self.ids = NextIds(new_id)
         self.seq = 0
@@ -113,7 +113,7 @@ class WorkerSession(PageSession):
         self._published = None
         storage = MirroredStorage(storage_data, self._mirror)
         PageSession.__init__(self, config, storage, _WorkerTransport(send, post), EventClock(now),
-                             self.ids.take, self._log_once)
+                             self.ids.take, self._log_once, random=random)
 
     def _mirror(self, key, value):
         self.post({"t": "set", "k": key, "v": value})

@@ -55,16 +55,19 @@ INSTALL = (";(function(B,T,P){if(B.timestamp===T)for(var k in P)if(!(k in B.prec
            "(__BRYTHON__,TIMESTAMP,MODULES);\n")
 
 
-ENTRY_MODULE = "usage_reporter.browser"  # what boot-brython.js imports
+# What brython-worker.js imports: visitors' pages run the reporter in a worker. A page that
+# runs Brython itself imports usage_reporter.browser too; boot-brython.js compiles the few
+# modules only it needs there, one per task (they would cost every visitor ~10 KB).
+WORKER_MODULE = "usage_reporter._brython_worker"
 
 
-def vfs_of(bundle: Asset, entry: str = ENTRY_MODULE) -> dict:
-    """The modules of a ``loadBrythonPackage`` bundle that ``entry`` needs: itself, its
-    packages and what they import, transitively (not, say, the telemetry sender)."""
+def vfs_of(bundle: Asset, entries: tuple[str, ...] = (WORKER_MODULE,)) -> dict:
+    """The modules of a ``loadBrythonPackage`` bundle that ``entries`` need: themselves, their
+    packages and what they import, transitively."""
     text = bundle.body.decode()
     vfs = json.loads(text[text.index("(") + 1: text.rindex(")")])
     needed: dict = {}
-    todo = [entry]
+    todo = list(entries)
     while todo:
         name = todo.pop()
         if name in needed or name not in vfs or name == "$timestamp":
@@ -94,7 +97,8 @@ def precompiled(bundle: Asset, runtime: Path, node: str | None = None) -> dict |
     if node is None:
         return None
     runtime_hash = hashlib.sha256(runtime.read_bytes()).hexdigest()[:16]
-    path = cache_dir() / f"brython-{bundle.short_hash}-{runtime_hash}.json"
+    modules_hash = hashlib.sha256(" ".join(sorted(vfs_of(bundle))).encode()).hexdigest()[:8]  # which are compiled
+    path = cache_dir() / f"brython-{bundle.short_hash}-{runtime_hash}-{modules_hash}.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -112,9 +116,27 @@ def precompiled(bundle: Asset, runtime: Path, node: str | None = None) -> dict |
     return compiled
 
 
+def squeeze(js: str) -> str:
+    """Brython's JavaScript without its indentation and blank lines: a fifth of the bytes.
+
+    Line breaks stay (statements may end there). Leading blanks only matter inside a
+    string that spans lines, which JavaScript writes with a backtick or a backslash at the
+    end of a line: a module with either is left as it is.
+    """
+    lines = js.split("\n")
+    if "`" in js or any(line.endswith("\\") for line in lines):
+        return js
+    return "\n".join(stripped for stripped in (line.strip() for line in lines) if stripped)
+
+
+def squeezed(modules: dict) -> dict:
+    """``squeeze`` each compiled module (a package's is wrapped in a list)."""
+    return {name: [squeeze(js[0])] if isinstance(js, list) else squeeze(js) for name, js in modules.items()}
+
+
 def with_precompiled(bundle: Asset, compiled: dict) -> Asset:
     """The bundle plus a statement that hands Brython the compiled modules (same Brython only)."""
-    modules = json.dumps(compiled["modules"], separators=(",", ":"))
+    modules = json.dumps(squeezed(compiled["modules"]), separators=(",", ":"))
     install = INSTALL.replace("TIMESTAMP", str(int(compiled["timestamp"])), 1).replace("MODULES", modules, 1)
     return Asset(bundle.body + install.encode(), bundle.mimetype)
 

@@ -26,7 +26,9 @@ from pathlib import Path
 PACKAGE = "usage_reporter"
 JS_MIMETYPE = "text/javascript"
 # Modules a Brython page never runs: the Pyodide adapter (it imports ``js``).
-BRYTHON_EXCLUDED = frozenset({"_pyodide.py", "worker_session.py"})  # Pyodide-only modules
+BRYTHON_EXCLUDED = frozenset({"_pyodide.py"})  # Pyodide-only modules
+# Only the admin pages run these (the telemetry sender): a bundle of their own, not the visitor's.
+ADMIN_ONLY = frozenset({"telemetry_sender.py"})
 
 
 class Asset:
@@ -113,11 +115,19 @@ def strip_docstrings(source: str) -> str:
     return "\n".join(lines)
 
 
-def brython_bundle(source_dir: Path, name: str = PACKAGE) -> Asset:
-    """The package at ``source_dir`` as a ``loadBrythonPackage`` script, deterministic."""
+def brython_bundle(source_dir: Path, name: str = PACKAGE, only: frozenset[str] | None = None) -> Asset:
+    """The package at ``source_dir`` as a ``loadBrythonPackage`` script, deterministic.
+
+    By default what a visitor's page runs: every module but the Pyodide-only and admin-only
+    ones. ``only`` (file names, e.g. ``ADMIN_ONLY``) makes a bundle of just those modules,
+    loaded after the visitor's bundle: ``loadBrythonPackage`` adds to what is there.
+    """
     sources: dict[str, tuple[str, bool]] = {}
     for path in sorted(source_dir.rglob("*.py")):
-        if "__pycache__" in path.parts or path.name in BRYTHON_EXCLUDED:
+        if "__pycache__" in path.parts:
+            continue
+        wanted = path.name in only if only is not None else path.name not in BRYTHON_EXCLUDED | ADMIN_ONLY
+        if not wanted:
             continue
         parts = [name, *path.relative_to(source_dir).with_suffix("").parts]
         is_package = parts[-1] == "__init__"
@@ -131,8 +141,10 @@ def brython_bundle(source_dir: Path, name: str = PACKAGE) -> Asset:
         if is_package:
             entry.append(1)
         modules[module] = entry
-    if name not in modules:
+    if only is None and name not in modules:
         raise RuntimeError(f"{source_dir} has no __init__.py: not a package")
+    if not modules:
+        raise RuntimeError(f"{source_dir} has none of {sorted(only or ())}")
     text = json.dumps(modules, sort_keys=True, separators=(",", ":"))
     # Brython keys its compiled-module cache on this number: derive it from the content.
     timestamp = int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)

@@ -26,8 +26,9 @@ PACKAGE = "usage_reporter"
 SUMMARY = "Browser side of usage-collection: UI counters and application usage for Brython and Pyodide pages."
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _INCLUDED_SUFFIXES = (".py", ".typed")
-# Never runs under Pyodide: the Brython adapter imports Brython's ``browser`` module.
-PYODIDE_EXCLUDED = frozenset({"_brython.py"})
+# Never runs under Pyodide: the Brython adapter imports Brython's ``browser`` module, and the
+# admin pages' telemetry sender runs under Brython on the admin pages only.
+PYODIDE_EXCLUDED = frozenset({"_brython.py", "_brython_worker.py", "telemetry_sender.py"})
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,22 @@ def test_bad_calls_raise_value_error_before_and_after_install():
         assert "view_id must not be empty" in str(raises(ValueError, usage_reporter.track_application_view, ""))
 
 
+def test_report_ui_stats_counts_as_report_ui_counter_before_and_after_install():
+    """OpenSearch Dashboards' ``reportUiStats(appName, type, eventNames, count?)``."""
+    harness, _ = fresh()
+    usage_reporter.report_ui_stats("shop", METRIC_TYPE.LOADED, "home")
+    usage_reporter.install(harness.reporter, harness.tracker)
+    usage_reporter.report_ui_stats("shop", METRIC_TYPE.COUNT, ["a", "b"], count=4)
+    usage_reporter.report_ui_stats("shop", METRIC_TYPE.CLICK, "buy")
+    usage_reporter.report_ui_counter("shop", METRIC_TYPE.CLICK, "buy")
+    usage_reporter.flush()
+    [report] = harness.transport.reports
+    assert {key: entry["total"] for key, entry in report["uiCounter"].items()} == {
+        "shop-loaded-home": 1, "shop-count-a": 4, "shop-count-b": 4, "shop-click-buy": 2}
+    error = raises(ValueError, usage_reporter.report_ui_stats, "a:b", METRIC_TYPE.CLICK, "x")
+    assert str(error) == 'app_name "a:b" must not contain ":" (colons separate the parts of stored ids)'
+
+
 def test_set_app_id_switches_the_tracked_app():
     harness, _ = installed()
     harness.clock.advance(30)

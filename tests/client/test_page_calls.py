@@ -75,6 +75,45 @@ def test_facade_calls_reach_the_reporter(booted):
     assert logs == []
 
 
+def test_report_ui_stats_is_report_ui_counter_under_opensearch_dashboards_name(booted):
+    harness, calls, logs = booted
+    calls.handle(["reportUiStats", ["shop", "click", "buy"]])
+    calls.handle(["reportUiStats", ["shop", "count", ["a", "b"], 3]])
+    calls.handle(["reportUiCounter", ["shop", "click", "buy"]])
+    counters, _ = sent(harness)
+    assert counters == {"shop-click-buy": 2, "shop-count-a": 3, "shop-count-b": 3}
+    assert logs == []
+
+
+# What usage.js makes of an Event passed to the facade (it copies arguments as JSON).
+CLICK_EVENT = {"isTrusted": True}
+
+
+@pytest.mark.parametrize("args", [[], [CLICK_EVENT], [CLICK_EVENT, "extra", 1]])
+def test_opt_out_and_opt_in_ignore_their_arguments(booted, args):
+    """``button.addEventListener("click", usage.optOut)`` hands it the click."""
+    harness, calls, logs = booted
+    calls.handle(["optOut", args])
+    assert harness.storage.get("usage_reporter.consent") == "out" and api.is_opted_out()
+    calls.handle(["optIn", args])
+    assert harness.storage.get("usage_reporter.consent") == "in" and not api.is_opted_out()
+    assert logs == []
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (["setAppId", [CLICK_EVENT]], "app_id must be a string, not dict"),
+    (["reportUiCounter", [CLICK_EVENT]], "app_name must be a string, not dict"),
+    (["reportUiStats", ["shop", "click", {}]], "event_names"),
+])
+def test_an_event_where_a_name_is_expected_is_refused_and_nothing_changes(booted, call, message):
+    harness, calls, logs = booted
+    calls.handle(call)
+    calls.handle(["reportUiCounter", ["shop", "click", "after"]])
+    counters, _ = sent(harness)
+    assert counters == {"shop-click-after": 1} and harness.tracker.app_id == "shop"
+    assert len(logs) == 1 and message in logs[0], logs
+
+
 def test_a_click_counts_for_main_its_views_and_its_data_usage_click(booted):
     harness, calls, _ = booted
     calls.show_views(["cart"])

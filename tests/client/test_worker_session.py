@@ -18,7 +18,7 @@ MINUTE = 60_000
 class Page:
     """A WorkerSession wired as /usage/boot-pyodide.js wires it, with fakes for the rest."""
 
-    def __init__(self, storage=None, **config):
+    def __init__(self, storage=None, random=None, **config):
         api._reset_state()
         self.clock = FakeClock()
         self.posted = []
@@ -27,7 +27,7 @@ class Page:
         self.seq = 0
         config = {"app_id": "shop", "start_ms": START_MS, "user_agent": "UA", "flush_interval_s": 60, **config}
         self.session = WorkerSession(config, storage or {}, lambda body, on_result: self.sent.append((body, on_result)),
-                                     self.posted.append, self.clock, self.ids)
+                                     self.posted.append, self.clock, self.ids, random=random)
         self.session.start(self.session.storage.keys())
 
     def call(self, name, *args, after_s=0):
@@ -198,3 +198,19 @@ def test_next_ids_peek_what_take_returns():
     ids = NextIds(Ids())
     assert ids.peek() == ids.peek() == "report-1"
     assert ids.take() == "report-1" and ids.peek() == "report-2"
+
+
+def test_the_session_spreads_retries_with_the_runtime_random():
+    """The adapter hands ``Math.random`` to the session: a failed send retries after the
+    5 s backoff times 0.5 + random (here 0.5 + 0.2)."""
+    page = Page(random=lambda: 0.2)
+    page.call("reportUiCounter", "shop", "click", "buy")
+    page.session.reporter.flush()
+    [(_body, on_result)] = page.sent
+    on_result(503, None)
+    for tenth in range(1, 100):
+        page.clock.advance(0.1)
+        page.session.tick()
+        if len(page.sent) > 1:
+            break
+    assert tenth == 35

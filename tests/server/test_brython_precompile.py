@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from usage_collection import create_app
-from usage_collection.brython_precompile import (PrecompiledBundle, cache_dir, precompiled, vfs_of,
+from usage_collection.brython_precompile import (PrecompiledBundle, cache_dir, precompiled, squeeze, vfs_of,
                                                  with_precompiled)
 from usage_collection.bundle import brython_bundle, brython_runtime_path, package_dir
 
@@ -30,8 +31,10 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_only_what_the_boot_imports_is_compiled(bundle) -> None:
     names = set(vfs_of(bundle))
-    assert {"usage_reporter", "usage_reporter.browser", "usage_reporter._brython", "usage_reporter.reporter",
-            "usage_reporter.page_session", "usage_reporter._json"} <= names
+    assert {"usage_reporter", "usage_reporter._brython_worker", "usage_reporter.worker_session",
+            "usage_reporter.reporter", "usage_reporter.page_session", "usage_reporter._json"} <= names
+    # The main-thread adapter only runs on pages with Brython of their own: compiled there.
+    assert "usage_reporter._brython" not in names and "usage_reporter.browser" not in names
     assert "usage_reporter.telemetry_sender" not in names  # admin pages compile it themselves
 
 
@@ -74,3 +77,26 @@ def test_the_server_serves_the_compiled_bundle_under_the_plain_bundles_url(tmp_p
     body = client.get(f"/usage/usage_reporter.{assets.bundle.short_hash}.brython.js").data
     assert body == served.body and b"B.precompiled[k]=P[k]" in body
     assert json.loads(body[body.index(b"(") + 1: body.index(b")\n")])  # the sources come first
+
+
+@pytest.mark.parametrize(("js", "expected"), [
+    ("var a = 1\n  if (a) {\n    f(a)\n  }\n\n", "var a = 1\nif (a) {\nf(a)\n}"),
+    ("var s = `one\n  two`\n  f(s)", "var s = `one\n  two`\n  f(s)"),  # a template literal: as it was
+    ("var s = 'one\\\n  two'\n  f(s)", "var s = 'one\\\n  two'\n  f(s)"),  # a continued string: as it was
+])
+def test_squeezing_drops_indentation_but_never_inside_a_string(js: str, expected: str) -> None:
+    assert squeeze(js) == expected
+
+
+def test_the_squeezed_modules_are_still_javascript(bundle) -> None:
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    compiled = precompiled(bundle, brython_runtime_path())
+    assert compiled is not None
+    for name, js in compiled["modules"].items():
+        js = js[0] if isinstance(js, list) else js
+        small = squeeze(js)
+        assert len(small) < len(js), name  # squeezed, not skipped
+        node = subprocess.run(["node", "--check", "-"], input=f"function module() {{\n{small}\n}}",
+                              capture_output=True, text=True, timeout=30)
+        assert node.returncode == 0, f"{name}: {node.stderr}"

@@ -1,4 +1,4 @@
-"""``ui_counters``: the browser's UI counters as Kibana's ``dailyEvents`` (§5.2).
+"""``ui_counters``: the browser's UI counters as Kibana's ``dailyEvents`` (README: ``GET /api/stats``).
 
 The same rows and window as ``usage_counters`` (source ``ui`` instead of ``server``) with
 Kibana's UI field names: ``appName`` is the counter's domain, ``eventName`` its name::

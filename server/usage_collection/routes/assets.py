@@ -9,6 +9,8 @@
   Both are immutable (the version or content hash is in the URL): cached for a year. With
   Node.js installed, the bundle also carries our modules precompiled to JavaScript (see
   brython_precompile.py), which saves browsers ~0.6 s of compiling on a first visit.
+  ``/usage/usage_reporter_admin.<hash>.brython.js``: the modules only the admin pages run
+  (the telemetry sender), loaded there after the bundle; visitors never download them.
   For Brython pages that import ``usage_reporter`` themselves (library mode), stable names:
   ``/usage/brython.js`` (a redirect to the versioned runtime) and
   ``/usage/usage_reporter.brython.js`` (the current bundle, cached 5 minutes).
@@ -37,7 +39,8 @@ from flask.typing import ResponseReturnValue
 from werkzeug.security import safe_join
 
 from ..brython_precompile import PrecompiledBundle
-from ..bundle import Asset, brython_bundle, brython_runtime_path, brython_version, minify_js, package_dir
+from ..bundle import (ADMIN_ONLY, Asset, brython_bundle, brython_runtime_path, brython_version, minify_js,
+                      package_dir)
 from ..extension import get_state
 
 blueprint = Blueprint("usage_assets", __name__)
@@ -61,6 +64,9 @@ class BrythonAssets:
     runtime_version: str
     bundle: Asset  # the plain bundle: its hash names the URL whichever variant is served
     served_bundle: PrecompiledBundle
+    admin_bundle: Asset  # what only the admin pages run, on top of the bundle
+    forwarder_template: str  # boot-pyodide.template.js: also Brython's worker forwarder
+    worker: Asset  # brython-worker.js
 
 
 def load_assets(static_dir: Path) -> BrythonAssets:
@@ -69,10 +75,13 @@ def load_assets(static_dir: Path) -> BrythonAssets:
     runtime_path = brython_runtime_path()
     runtime = Asset(runtime_path.read_bytes())
     bundle = brython_bundle(package_dir())
-    for asset in (loader, runtime, bundle):
+    admin_bundle = brython_bundle(package_dir(), only=ADMIN_ONLY)
+    for asset in (loader, runtime, bundle, admin_bundle):
         asset.gzipped  # compressed now (~0.1 s for brython.js) rather than in a page's first request
+    forwarder_template = minify_js((static_dir / "boot-pyodide.template.js").read_text(encoding="utf-8"))
+    worker = Asset(minify_js((static_dir / "brython-worker.js").read_text(encoding="utf-8")).encode())
     return BrythonAssets(loader, boot_template, runtime, brython_version(), bundle,
-                         PrecompiledBundle(bundle, runtime_path))
+                         PrecompiledBundle(bundle, runtime_path), admin_bundle, forwarder_template, worker)
 
 
 @functools.lru_cache(maxsize=8)
@@ -118,6 +127,10 @@ def bundle_url() -> str:
     return url_for("usage_assets.bundle", digest=_assets().bundle.short_hash)
 
 
+def admin_bundle_url() -> str:
+    return url_for("usage_assets.admin_bundle", digest=_assets().admin_bundle.short_hash)
+
+
 def boot_config() -> dict:
     """What boot-brython.js hands to ``usage_reporter.browser.boot`` (URLs relative to it)."""
     settings = get_state().settings
@@ -137,10 +150,29 @@ def loader() -> ResponseReturnValue:
     return send_asset(_assets().loader, SHORT_CACHE)
 
 
+FORWARDER_TOKEN = "__USAGE_PYODIDE_CONFIG__"
+
+
+def worker_config() -> dict:
+    """What the worker forwarder needs to run Brython's reporter in /usage/brython-worker.js."""
+    config = boot_config()
+    config.update({"workerUrl": url_for("usage_assets.worker_script"), "error": None})
+    return config
+
+
 @blueprint.get("/usage/boot-brython.js")
 def boot() -> ResponseReturnValue:
-    text = _assets().boot_template.replace(CONFIG_TOKEN, json.dumps(boot_config(), sort_keys=True))
+    """The main-thread boot (for a page that runs Brython itself), then the worker forwarder
+    (for every other page): whichever applies runs, the other returns at once."""
+    assets = _assets()
+    text = (assets.boot_template.replace(CONFIG_TOKEN, json.dumps(boot_config(), sort_keys=True)) + ";\n"
+            + assets.forwarder_template.replace(FORWARDER_TOKEN, json.dumps(worker_config(), sort_keys=True)))
     return send_asset(Asset(text.encode()), SHORT_CACHE)
+
+
+@blueprint.get("/usage/brython-worker.js")
+def worker_script() -> ResponseReturnValue:
+    return send_asset(_assets().worker, SHORT_CACHE)
 
 
 @blueprint.get("/usage/brython/<version>/brython.js")
@@ -164,6 +196,14 @@ def bundle(digest: str) -> ResponseReturnValue:
     if digest != assets.bundle.short_hash:
         abort(404, description="No such bundle; /usage/usage_reporter.brython.js is the current one.")
     return send_asset(assets.served_bundle.current, IMMUTABLE)
+
+
+@blueprint.get("/usage/usage_reporter_admin.<digest>.brython.js")
+def admin_bundle(digest: str) -> ResponseReturnValue:
+    assets = _assets()
+    if digest != assets.admin_bundle.short_hash:
+        abort(404, description="No such bundle; the admin pages link the current one.")
+    return send_asset(assets.admin_bundle, IMMUTABLE)
 
 
 @blueprint.get("/usage/usage_reporter.brython.js")

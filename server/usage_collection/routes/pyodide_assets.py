@@ -68,6 +68,7 @@ class PyodideAssets:
     boot_template: str
     worker: Asset
     snapshot: SnapshotBuilder | None
+    lock_info: dict | None = None  # pyodide-lock.json's "info" (the worker's lock file, see lock_info)
 
 
 def find_pyodide(node_modules: Path) -> tuple[Path | None, str | None]:
@@ -80,6 +81,22 @@ def find_pyodide(node_modules: Path) -> tuple[Path | None, str | None]:
     if not (folder / "pyodide.mjs").is_file() or not (folder / "pyodide.asm.wasm").is_file():
         return None, None
     return folder, str(version)
+
+
+def lock_info(pyodide_dir: Path | None) -> dict | None:
+    """The ``info`` of Pyodide's lock file (ABI, platform, Python), or None.
+
+    The worker hands Pyodide a lock file with it and no packages instead of fetching the
+    357-package index (27 KB gzipped on every cold visit): it loads our wheel by URL and
+    nothing else, so the index would only serve the "install it with loadPackage" hints.
+    """
+    if pyodide_dir is None:
+        return None
+    try:
+        info = json.loads((pyodide_dir / "pyodide-lock.json").read_text(encoding="utf-8"))["info"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info if isinstance(info, dict) and info.get("abi_version") else None
 
 
 def load_assets(settings: dict) -> PyodideAssets:
@@ -95,7 +112,8 @@ def load_assets(settings: dict) -> PyodideAssets:
     snapshot = None
     if settings["USAGE_PYODIDE_SNAPSHOT"] and pyodide_dir is not None and wheel is not None:
         snapshot = SnapshotBuilder(pyodide_dir, wheel)
-    return PyodideAssets(pyodide_dir, pyodide_version, wheel, wheel_error, boot_template, worker, snapshot)
+    return PyodideAssets(pyodide_dir, pyodide_version, wheel, wheel_error, boot_template, worker, snapshot,
+                         lock_info(pyodide_dir))
 
 
 @functools.lru_cache(maxsize=8)
@@ -164,6 +182,7 @@ def client_config() -> dict:
     """What boot-pyodide.js needs: the Brython boot's settings, our URLs, or why it cannot run."""
     config = {key: value for key, value in boot_config().items() if key not in ("runtime", "bundle")}
     config.update({"indexURL": index_url(), "wheelURL": wheel_url(), "snapshotURL": snapshot_url(),
+                   "lockInfo": _assets().lock_info,
                    "workerUrl": url_for("usage_pyodide_assets.worker_script"), "error": error_message()})
     return config
 

@@ -1,8 +1,10 @@
 /* boot-brython.template.js: loaded by usage.js after the page's `load` event; served (minified) at
- * /usage/boot-brython.js with the configuration below filled in from the server settings.
+ * /usage/boot-brython.js with the configuration below filled in from the server settings,
+ * followed by the worker forwarder (boot-pyodide.template.js) set up for Brython.
  *
- * Loads the Brython runtime unless the page already runs Brython (library mode), then the
- * usage_reporter bundle unless the page already loaded it, then runs
+ * A page without Brython of its own: nothing here; the forwarder runs the reporter in a
+ * classic Web Worker (/usage/brython-worker.js). A page that runs Brython itself (library
+ * mode): loads the usage_reporter bundle unless the page already loaded it, then runs
  * usage_reporter.browser.boot(), which reads window.usage.config and takes over the queue
  * usage.js kept (window.usage.q). Any failure is logged once; nothing is thrown.
  *
@@ -121,6 +123,10 @@ modules ? run(modules) : compile(function () { run() })
 }
 if (!u) return fail("window.usage is missing: load /usage/usage.js, not this file")
 if (u.h) return
+// A page without Brython of its own: the forwarder that follows in this file starts the
+// reporter in a Web Worker (brython.js and our start-up are then no task of the page's).
+if (!(w.__BRYTHON__ && w.__BRYTHON__.runPythonSource)) return
+u.m = 1
 C.reportUrl = url(C.reportUrl)
 u.config = C
 start()

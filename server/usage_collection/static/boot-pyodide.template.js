@@ -1,5 +1,7 @@
 /* boot-pyodide.template.js: loaded by usage.js after the page's `load` event; served (minified) at
- * /usage/boot-pyodide.js with the configuration below filled in by the server.
+ * /usage/boot-pyodide.js with the configuration below filled in by the server. The same
+ * forwarder runs Brython's reporter in a classic worker (/usage/brython-worker.js): it is
+ * the second half of /usage/boot-brython.js, with C.runtime and C.bundle set.
  *
  * (With data-python="page" on usage.js's tag, the page runs Pyodide and boots
  * usage_reporter itself: this file then only hands it the server's settings.)
@@ -24,11 +26,11 @@
  */
 (function (C, d, w) {
 var u = w.usage, me = d.currentScript, S = w.localStorage, worker = null, seq = 0, sent = []
-var preview = null, app = null, views = [], logged = {}, booted = performance.now(), first
-function log(message) {
+var preview = null, app = null, views = [], logged = {}, booted = performance.now(), first, replayed = null
+function log(message, level) {
 if (logged[message]) return
 logged[message] = 1
-console.error(message)
+console[level || "error"](message)
 }
 function url(path) {
 return new URL(path, me.src).href
@@ -65,13 +67,30 @@ return ids
 function post(item) {
 worker && worker.postMessage({t: "call", s: item.s, at: item.at, c: item.c})
 }
-// A call for the Python reporter, kept until the worker confirms it.
+// A call for the Python reporter, kept until the worker confirms it. One the worker cannot
+// be posted is dropped alone, with a warning: the calls after it still go.
 function call(c) {
-var item = {s: ++seq, at: Date.now(), c: c}
+var item = {s: seq + 1, at: Date.now(), c: c}
+try {
+post(item)
+} catch (x) {
+return log("usage: dropped a " + c[0] + " call: " + x, "warn")
+}
+seq = item.s
 if (c[0] == "setAppId" && c[1][0]) app = c[1][0]
 sent.push(item)
 u.unconfirmed = sent.length
-post(item)
+}
+// A facade call (usage.js's queue, then usage.h) as JSON data, as usage.js makes them: a
+// page may still run an older usage.js from its cache, which kept DOM elements, Events and
+// functions as they came. optOut and optIn ignore their arguments (click handlers get one).
+function facade(c) {
+try {
+c = [c[0], /^opt(In|Out)$/.test(c[0]) ? [] : JSON.parse(JSON.stringify(c[1]))]
+} catch (x) {
+return log("usage: dropped a " + c[0] + " call: " + x, "warn")
+}
+call(c)
 }
 function receive(e) {
 var m = e.data
@@ -81,33 +100,43 @@ else if (m.t == "preview") {
 preview = m
 while (sent.length && sent[0].s <= m.s) sent.shift()
 u.unconfirmed = sent.length
+settle()
 } else if (m.t == "beacon") navigator.sendBeacon(C.reportUrl, m.body)
 else if (m.t == "log") console.warn(m.message)
 else if (m.t == "error") log(m.message)
 else if (m.t == "ready") ready(m.timing || {})
 }
-// Python runs: resolve usage.ready; usage.timing says when each step ended (ms since navigation).
-// From now on the facade and clicks come here (usage.js queued them until then: usage.h
-// means "Python runs", and usage.js saves its queue itself if the tab closes before).
+// Python runs: hand it usage.js's queue; usage.timing says when each step ended (ms since
+// navigation). From now on the facade and clicks come here (usage.js queued them until then:
+// usage.h means "Python runs", and usage.js saves its queue itself if the tab closes before).
 function ready(t) {
 var k, origin = performance.timeOrigin
 u.timing = {boot: Math.round(booted)}
 for (k in t) u.timing[k] = Math.round(t[k] - origin)
-u.timing.ready = Math.round(performance.now())
 if (!u.h) {
-u.q.splice(0).forEach(function (c) { call(c) })
-u.h = guard(call)
+u.q.splice(0).forEach(facade)
+u.h = guard(facade)
 d.addEventListener("click", guard(clicked), true)
 }
+replayed = seq
+settle()
+}
+// usage.ready resolves once the worker confirmed every call made before it ran: an early
+// optOut is in force, and an early bad call has had its console warning.
+function settle() {
+if (replayed == null || (sent.length && sent[0].s <= replayed)) return
+replayed = null
+u.timing.ready = Math.round(performance.now())
 u.r()
 }
 function start() {
-var src = C.workerUrl, config
+var src = C.workerUrl, config, classic = !!C.runtime
 if (new URL(src).origin != location.origin) {
 // A worker must be same-origin: start it from a blob that imports the real one.
-src = URL.createObjectURL(new Blob(["import " + JSON.stringify(src)], {type: "text/javascript"}))
+// (A static import: a module worker takes messages once its imports ran.)
+src = URL.createObjectURL(new Blob([classic ? "importScripts(" + JSON.stringify(src) + ")" : "import " + JSON.stringify(src)], {type: "text/javascript"}))
 }
-worker = new Worker(src, {type: "module"})
+worker = classic ? new Worker(src) : new Worker(src, {type: "module"})
 worker.onmessage = guard(receive)
 worker.onerror = function (e) { log("usage: the Pyodide worker failed: " + (e.message || "no details")) }
 views = scan()
@@ -115,7 +144,7 @@ config = {app_id: app, flush_interval_s: attr("data-flush-interval") || C.flushI
 enabled: C.enabled, honor_gpc: C.honorGpc, app_paths: attr("data-app-paths"), gpc: navigator.globalPrivacyControl === true,
 user_agent: navigator.userAgent, hidden: d.visibilityState == "hidden", start_ms: performance.timeOrigin,
 body_app: bodyApp(), path: location.pathname, views: views}
-worker.postMessage({t: "start", urls: {indexURL: C.indexURL, wheelURL: C.wheelURL, snapshotURL: C.snapshotURL && url(C.snapshotURL)}, config: config, storage: snapshot()})
+worker.postMessage({t: "start", urls: classic ? {runtime: C.runtime, bundle: C.bundle} : {indexURL: C.indexURL, wheelURL: C.wheelURL, snapshotURL: C.snapshotURL && url(C.snapshotURL), lockInfo: C.lockInfo}, config: config, storage: snapshot()})
 sent.forEach(post)
 }
 // The page goes away (closed, navigated, or into the back/forward cache): beacon what the
@@ -164,8 +193,8 @@ return result
 }
 }
 if (!u || !u.q) return console.error("usage: window.usage is missing: load /usage/usage.js, not this file")
-if (u.h) return
-if (attr("data-python") == "page") {
+if (u.h || u.m) return  // u.m: boot-brython.js runs the reporter on the page's own Brython
+if (!C.runtime && attr("data-python") == "page") {
 // Library mode: the page's own Pyodide runs usage_reporter.browser.boot(), which takes
 // usage.js's queue over; it only needs this server's settings. No worker.
 u.config = {reportUrl: url(C.reportUrl), flushIntervalS: C.flushIntervalS, enabled: C.enabled, honorGpc: C.honorGpc}
@@ -175,8 +204,13 @@ if (C.error) return log(C.error)
 if (typeof Worker != "function") return log("usage: this browser has no Web Workers; use data-runtime=\"brython\"")
 C.reportUrl = url(C.reportUrl)
 C.workerUrl = url(C.workerUrl)
+if (C.runtime) {
+C.runtime = url(C.runtime)
+C.bundle = url(C.bundle)
+} else {
 C.indexURL = url(C.indexURL)
 C.wheelURL = url(C.wheelURL)
+}
 app = attr("data-app-id")
 first = app ? ["setAppId", [app]] : ["navigate", [bodyApp(), location.pathname]]
 d.addEventListener("visibilitychange", guard(function () { call(["visibility", [d.visibilityState == "hidden"]]) }))

@@ -36,9 +36,16 @@ async function fetchSnapshot(url) {
 }
 
 // The snapshot's interpreter, or null (then the console says why).
+// loadPyodide's options. With the server's lockInfo, a lock file listing no packages: we
+// load only our wheel, by URL, so Pyodide's package index (27 KB gzipped) is not fetched.
+function options(urls, more) {
+  const lock = urls.lockInfo ? { lockFileContents: { info: urls.lockInfo, packages: {} } } : {};
+  return Object.assign({ indexURL: urls.indexURL }, lock, more);
+}
+
 async function restore(loadPyodide, urls, snapshot) {
   try {
-    return await loadPyodide({ indexURL: urls.indexURL, _loadSnapshot: snapshot });
+    return await loadPyodide(options(urls, { _loadSnapshot: snapshot }));
   } catch (error) {
     delete timing.snapshot;
     post({ t: "log", message: "usage-collection: the Pyodide snapshot did not load (" + (error && error.message || error) +
@@ -57,7 +64,7 @@ async function start(message) {
     timing.imported = now();
     // `packages` downloads and installs our wheel while Pyodide bootstraps itself.
     const pyodide = (snapshot && await restore(loadPyodide, urls, snapshot)) ||
-      await loadPyodide({ indexURL: urls.indexURL, packages: [urls.wheelURL] });
+      await loadPyodide(options(urls, { packages: [urls.wheelURL] }));
     timing.pyodide = now();
     const adapter = pyodide.pyimport("usage_reporter._pyodide");
     message.timing = timing;

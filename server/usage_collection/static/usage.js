@@ -6,7 +6,8 @@
  * It never handles usage itself. It queues, then loads the Python reporter after `load`.
  * The protocol with the Python side (boot-<runtime>.js, usage_reporter.browser):
  *   usage.q  calls made before Python runs, in order: [name, [args]]. name is a facade
- *            method ("reportUiCounter", "setAppId", "optOut", "optIn") or "click", whose
+ *            method ("reportUiCounter", "reportUiStats", "setAppId", "optOut", "optIn"; args
+ *            are JSON data) or "click", whose
  *            args are [data-usage-click of the nearest element having one, or null,
  *            [data-usage-view of every element from the target up]].
  *   usage.h  set by Python when it runs: h([name, [args]]) handles one call. From then
@@ -21,9 +22,17 @@
 var u = w.usage, s = d.currentScript, q = []
 if (u && u.q) return
 u = w.usage = {q: q, s: s}
-"reportUiCounter setAppId optOut optIn".split(" ").forEach(function (n) {
+// A call's arguments are copied as JSON: they can be posted to a worker and saved, and no
+// DOM element, Event or object with methods reaches the reporter. optOut and optIn take
+// none (they are used as click handlers). A call whose arguments JSON refuses: a warning.
+"reportUiCounter reportUiStats setAppId optOut optIn".split(" ").forEach(function (n) {
 u[n] = function () {
-var c = [n, [].slice.call(arguments)]
+var c = [n, []]
+try {
+n[0] == "o" || (c[1] = JSON.parse(JSON.stringify([].slice.call(arguments))))
+} catch (e) {
+return console.warn("usage." + n + ": " + e)
+}
 u.h ? u.h(c) : q.push(c)
 }
 })

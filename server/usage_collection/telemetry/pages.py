@@ -52,12 +52,14 @@ def asset_url(folder: str, filename: str) -> str:
 
 
 def brython_urls() -> dict[str, str] | None:
-    """The Brython runtime and our bundle, as served by routes/assets.py (None if unavailable)."""
+    """The Brython runtime, our bundle and the admin pages' own modules (the telemetry
+    sender), as served by routes/assets.py (None if unavailable)."""
     try:
-        from ..routes.assets import EXTRAS_KEY, bundle_url
+        from ..routes.assets import EXTRAS_KEY, admin_bundle_url, bundle_url
 
         assets = get_state().extras[EXTRAS_KEY]
-        return {"runtime": url_for("usage_assets.runtime", version=assets.runtime_version), "bundle": bundle_url()}
+        return {"runtime": url_for("usage_assets.runtime", version=assets.runtime_version), "bundle": bundle_url(),
+                "admin_bundle": admin_bundle_url()}
     except Exception:  # noqa: BLE001 - a page without the sender still works
         current_app.logger.warning("telemetry: the Brython assets are unavailable; no browser sender on admin pages")
         return None

@@ -45,11 +45,32 @@ def test_scripts_are_javascript_with_their_caching_and_an_etag(client, path: str
     assert client.get(path, headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
 
 
-def test_usage_js_is_the_minified_loader_under_one_kilobyte(client) -> None:
+def test_usage_js_is_the_minified_loader_in_one_tcp_segment(client) -> None:
     body = client.get("/usage/usage.js").data
-    assert len(body) < 1024
+    zipped = client.get("/usage/usage.js", headers={"Accept-Encoding": "gzip"})
+    assert len(zipped.data) < 1024  # + ~360 B of headers: one 1,460 B segment
     assert b"/*" not in body and b"usage.ready" not in body  # comments gone
-    assert b"reportUiCounter setAppId optOut optIn" in body
+    assert b"reportUiCounter reportUiStats setAppId optOut optIn" in body
+
+
+def vfs_modules(body: bytes) -> set[str]:
+    text = body.decode()
+    prefix = "__BRYTHON__.loadBrythonPackage("
+    assert text.startswith(prefix)
+    end = text.index(")\n")  # a precompiled bundle has its compiled modules after this
+    return set(json.loads(text[len(prefix):end])) - {"$timestamp"}
+
+
+def test_the_telemetry_sender_is_in_the_admin_pages_bundle_only(tmp_path: Path) -> None:
+    client = make_app(tmp_path, USAGE_TELEMETRY_URL="http://127.0.0.1:9/intake").test_client()
+    visitor = vfs_modules(client.get(boot_config(client)["bundle"]).data)
+    assert "usage_reporter.browser" in visitor and "usage_reporter.telemetry_sender" not in visitor
+    page = client.get("/usage/settings").get_data(as_text=True)
+    admin_url = re.search(r'src="(/usage/usage_reporter_admin\.\w+\.brython\.js)"', page).group(1)
+    admin = client.get(admin_url)
+    assert admin.status_code == 200 and admin.headers["Cache-Control"] == IMMUTABLE
+    assert vfs_modules(admin.data) == {"usage_reporter.telemetry_sender"}
+    assert page.index(boot_config(client)["bundle"]) < page.index(admin_url) < page.index("sender_boot.py")
 
 
 def test_gzip_when_accepted(client) -> None:
@@ -85,6 +106,7 @@ def test_the_boot_script_carries_the_settings(tmp_path: Path, settings: dict, ex
 @pytest.mark.parametrize("path", [
     "/usage/brython/3.0.0/brython.js",
     "/usage/usage_reporter.0000000000000000.brython.js",
+    "/usage/usage_reporter_admin.0000000000000000.brython.js",
     "/usage/boot-nonesuch.js",
 ])
 def test_unknown_versions_and_runtimes_are_404(client, path: str) -> None:

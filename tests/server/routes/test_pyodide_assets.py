@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -46,10 +47,11 @@ def test_wheel_holds_every_module_and_valid_dist_info():
     archive = zipfile.ZipFile(io.BytesIO(wheel.data))
     names = archive.namelist()
     sources = sorted(p.relative_to(package_dir().parent).as_posix() for p in package_dir().glob("*.py")
-                     if p.name != "_brython.py")
+                     if p.name not in ("_brython.py", "_brython_worker.py", "telemetry_sender.py"))
     assert sources and set(sources) <= set(names)
     assert "usage_reporter/__init__.py" in names and "usage_reporter/_pyodide.py" in names
     assert "usage_reporter/_brython.py" not in names  # Brython-only: imports Brython's browser module
+    assert "usage_reporter/telemetry_sender.py" not in names  # the admin pages', under Brython
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
     metadata = archive.read("usage_reporter-1.2.3.dist-info/METADATA").decode()
     assert "Name: usage_reporter\n" in metadata and "Version: 1.2.3\n" in metadata
@@ -215,6 +217,10 @@ def test_boot_script_carries_the_urls_of_this_server(tmp_path):
     worker = client.get("/usage/pyodide-worker.mjs")
     assert worker.status_code == 200 and worker.mimetype == "text/javascript"
     assert "loadPyodide" in worker.get_data(as_text=True)
+    # The worker's lock file: Pyodide's own "info" (its ABI must match), no package index.
+    lock = json.loads((PYODIDE / "pyodide-lock.json").read_text())
+    config = json.loads(re.search(r"\}\)\((\{.*\}),document,window\)$", text.strip()).group(1))
+    assert config["lockInfo"] == lock["info"] and lock["info"]["abi_version"]
 
 
 # --- without Pyodide -----------------------------------------------------------------
