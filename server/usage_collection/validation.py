@@ -149,7 +149,12 @@ def user_agents(entries: Iterable[tuple[str, dict[str, Any]]]) -> tuple[UserAgen
 
 
 def parse_report(raw: bytes, limits: Limits = Limits()) -> Report:
-    """``parse_json`` then ``validate_body``: raw request bytes to a typed report."""
+    """``parse_json`` then ``validate_body``: raw request bytes to a typed report. A body the
+    compiled fast path (``validation_fast.py``) accepts skips the walk; any other goes
+    through it, so every refusal is worded by ``validate_body``."""
+    report = fast_report(raw, limits)
+    if report is not None:
+        return report
     return validate_body(parse_json(raw), limits)
 
 
@@ -323,3 +328,7 @@ def _error(path: str, message: str) -> BadRequest:
 def field_rules() -> Iterable[str]:
     """Every field name a rule above refers to (a test checks each exists in the field tables)."""
     return NON_EMPTY_FIELDS | NO_COLON_FIELDS | WHOLE_NUMBER_FIELDS | {"userAgent", "reportId"}
+
+
+# Last: validation_fast builds its structs from the rules and types above.
+from .validation_fast import fast_report  # noqa: E402
