@@ -11,6 +11,12 @@ names) and answers every refusal the way Kibana's config-schema does, naming the
 Choices that differ from Kibana (documented in the README): numeric strings such as
 ``"4"`` are refused (Kibana coerces them), ``total`` and ``numberOfClicks`` must be whole
 numbers, a ``total`` of 0 is accepted and stores nothing, and names have length limits.
+
+Fast path: ``parse_report`` first tries ``validation_fast.fast_report``, msgspec structs built
+from the same tables and rules (about 6x cheaper on a 20-counter report, ``bench/validation.py``).
+It answers only with the report this walk would return, or "not sure"; every refused body is
+then walked here, so each message is the walker's. ``tests/server/test_validation_fast_path.py``
+checks the two agree on generated valid, mutated and duplicate-key bodies.
 """
 
 from __future__ import annotations

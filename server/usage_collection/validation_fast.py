@@ -8,8 +8,9 @@ leaves to it, such as ``"reportVersion": 3.0``). Most rules are struct types bui
 field tables (``REPORT_FIELDS`` / ``ENTRY_FIELDS``) once per ``Limits``: strict types,
 ``reportVersion`` 3, required and unknown fields, lengths, non-empty names, 0 to
 ``MAX_ENTRY_VALUE``, at most ``max_entries`` per map, the reportId alphabet. msgspec refuses
-lone surrogates, control characters in strings, NaN and trailing data on its own. The rest
-is checked after decoding, on the decoded values:
+bytes that are not UTF-8, lone surrogates, raw control characters in strings, NaN and
+trailing data on its own (``test_validation_fast_path.py`` pins each). The rest is checked
+after decoding, on the decoded values:
 
 * **duplicate keys**: msgspec keeps the last of two equal keys where the walker refuses the
   body. Every JSON string (key or value) is delimited by two unescaped ``"``, and a body that
@@ -18,7 +19,7 @@ is checked after decoding, on the decoded values:
   A duplicate adds at least its key's string, so the counts differ and the walker decides.
 * whole counts (``3.0`` is 3, ``2.5`` is not), no ``:`` in app names, no control or format
   character in names (skipped when the body is printable ASCII without escapes, where none
-  can hide), and UTF-8 (re-checked on non-ASCII bodies).
+  can hide).
 """
 
 from __future__ import annotations
@@ -69,15 +70,9 @@ def fast_report(raw: bytes, limits: Limits) -> Report | None:
         report = path.decoder.decode(raw).report
     except (msgspec.MsgspecError, ValueError):  # ValueError: msgspec's UnicodeDecodeError
         return None
-    ascii_body = raw.isascii()
-    if not ascii_body:
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
     # Printable ASCII without escapes: no string can hold a control or format character.
     # Otherwise the names are gathered and checked at the end.
-    names: list[str] | None = None if ascii_body and b"\\" not in raw and b"\x7f" not in raw else []
+    names: list[str] | None = None if raw.isascii() and b"\\" not in raw and b"\x7f" not in raw else []
     strings = 1  # "report"
     report_id = report.reportId
     if report_id is UNSET:

@@ -221,6 +221,9 @@ REFUSED = [
     ("raw bidi override in a name", body().replace(b'"open"', '"op\u202een"'.encode()),
      f'[{UC}.eventName]: value "op\\u202een" contains the control or format character U+202E; '
      "names must not hold tabs, newlines, bidi or zero-width characters."),
+    ("raw DEL in an ASCII name", body().replace(b'"open"', b'"op\x7fen"'),
+     f'[{UC}.eventName]: value "op\\u007fen" contains the control or format character U+007F; '
+     "names must not hold tabs, newlines, bidi or zero-width characters."),
     ("lone surrogate", body().replace(b'"open"', b'"\\ud800x"'),
      f"[{UC}.eventName]: value is not valid Unicode text (it holds a lone surrogate)."),
     ("NaN", body(', "total": NaN'), "[request body]: the body is not valid JSON (NaN is not a JSON number)."),
@@ -297,6 +300,16 @@ def test_counts_are_ints_and_minutes_floats():
     usage = report.application_usage[0]
     assert (usage.minutes_on_screen, type(usage.minutes_on_screen)) == (2.0, float)
     assert (usage.number_of_clicks, type(usage.number_of_clicks)) == (7, int)
+
+
+@pytest.mark.parametrize("bad", [b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\x80", b"\xe2\x82"],
+                         ids=["overlong", "surrogate", "beyond-U+10FFFF", "lone-continuation", "truncated"])
+@pytest.mark.parametrize("where", [b'"discover-click-open": {', b'"open"', b'"namespace"'])
+def test_msgspec_refuses_what_is_not_utf8_wherever_it_is(bad, where):
+    """The fast path relies on msgspec for UTF-8 (it does not decode the body again)."""
+    raw = body(', "namespace": "n"').replace(where, where[:2] + bad + where[2:], 1)
+    assert fast_report(raw, Limits()) is None
+    assert answer(raw).startswith("[request body]: the body is not UTF-8 text")
 
 
 def test_walker_only_forms_fall_back_and_are_still_accepted():
