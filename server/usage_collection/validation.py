@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, NamedTuple
 
 from usage_reporter.report import (ENTRY_FIELDS, MAX_ENTRY_VALUE, REPORT_FIELDS, REPORT_ID_MAX_LENGTH, REPORT_VERSION,
@@ -57,8 +58,14 @@ class Limits:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> "Limits":
-        return cls(max_entries=int(settings["USAGE_MAX_ENTRIES"]),
-                   max_name_length=int(settings["USAGE_MAX_NAME_LENGTH"]))
+        """The same instance for the same values (every report asks): its fast path's structs
+        are looked up by it (``validation_fast``)."""
+        return _limits(cls, settings["USAGE_MAX_ENTRIES"], settings["USAGE_MAX_NAME_LENGTH"])
+
+
+@lru_cache(maxsize=32)
+def _limits(cls: type[Limits], max_entries: Any, max_name_length: Any) -> Limits:
+    return cls(max_entries=int(max_entries), max_name_length=int(max_name_length))
 
 
 class UiCounter(NamedTuple):
