@@ -212,7 +212,8 @@ def _check_tables() -> None:
                     "whole": set(fields) & WHOLE_NUMBER_FIELDS,
                     "optional": {field for field, (kind, required) in fields.items() if not required}}
         problems += [f"{name}.{rule}" for rule, want in expected.items() if set(handled.get(rule, ())) != want]
-        problems += [f"{name}.{field} is not a string" for field in expected["optional"] if fields[field][0] != "string"]
+        problems += [f"{name}.{field} is not a string" for field in expected["optional"]
+                     if fields[field][0] != "string"]
     if {kind for kind, _ in REPORT_FIELDS.values()} - {"version", "string", "map"} or any(
             required for _, required in REPORT_FIELDS.values()) or REPORT_FIELDS.get("reportId", ("",))[0] != "string":
         problems.append("REPORT_FIELDS")

@@ -82,8 +82,9 @@ def objects(value: Any, out: list) -> list:
 def write(value: Any, rng: random.Random, escape: float, space: list[str]) -> str:
     ws = lambda: rng.choice(space)  # noqa: E731
     if isinstance(value, Pairs):
-        return "{" + ws() + ("," + ws()).join(f"{write_string(key, rng, escape)}{ws()}:{ws()}{write(child, rng, escape, space)}"
-                                              for key, child in value) + ws() + "}"
+        members = [f"{write_string(key, rng, escape)}{ws()}:{ws()}{write(child, rng, escape, space)}"
+                   for key, child in value]
+        return "{" + ws() + ("," + ws()).join(members) + ws() + "}"
     if isinstance(value, list):
         return "[" + ",".join(write(child, rng, escape, space) for child in value) + "]"
     if isinstance(value, str):
@@ -93,6 +94,9 @@ def write(value: Any, rng: random.Random, escape: float, space: list[str]) -> st
     if isinstance(value, int) and rng.random() < 0.2 and abs(value) < 10**15:
         return rng.choice([f"{value}.0", f"{value}e0", f"{value * 10}E-1", f"{value}.000"])
     return json.dumps(value)  # floats as repr (NaN/Infinity literals included: the walker refuses them)
+
+
+SHORT_ESCAPES = {"/": "\\/", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
 def write_string(text: str, rng: random.Random, escape: float) -> str:
@@ -106,8 +110,8 @@ def write_string(text: str, rng: random.Random, escape: float) -> str:
                 high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
                 out.append(f"\\u{high:04x}\\u{low:04X}")
             else:
-                out.append(rng.choice([f"\\u{code:04x}", f"\\u{code:04X}"]) if code not in (8, 9, 10, 12, 13)
-                           else rng.choice(["\\b\\t\\n\\f\\r"[[8, 9, 10, 12, 13].index(code) * 2:][:2], f"\\u{code:04x}"]))
+                short = SHORT_ESCAPES.get(char)
+                out.append(rng.choice([f"\\u{code:04x}", f"\\u{code:04X}"] + ([short] if short else [])))
         else:
             out.append(char)
     return "".join(out) + '"'
@@ -184,7 +188,8 @@ REFUSED = [
     ("version 2", body(report=', "reportVersion": 2').replace(b'"reportVersion": 3, ', b""),
      "[request body.report.reportVersion]: expected value to equal [3]"),
     ("unknown entry field", body(', "extra": 1'), f"[{UC}.extra]: definition for this key is missing"),
-    ("unknown report field", body(report=', "extra": {}'), "[request body.report.extra]: definition for this key is missing"),
+    ("unknown report field", body(report=', "extra": {}'),
+     "[request body.report.extra]: definition for this key is missing"),
     ("unknown top field", body().replace(b'{"report"', b'{"x": 1, "report"'),
      "[request body.x]: definition for this key is missing"),
     ("missing field", body().replace(b'"eventName": "open", ', b""),
@@ -227,7 +232,8 @@ REFUSED = [
     ("lone surrogate", body().replace(b'"open"', b'"\\ud800x"'),
      f"[{UC}.eventName]: value is not valid Unicode text (it holds a lone surrogate)."),
     ("NaN", body(', "total": NaN'), "[request body]: the body is not valid JSON (NaN is not a JSON number)."),
-    ("trailing data", body() + b" {}", "[request body]: the body is not valid JSON (Extra data: line 1 column 303 (char 302))."),
+    ("trailing data", body() + b" {}",
+     "[request body]: the body is not valid JSON (Extra data: line 1 column 303 (char 302))."),
     ("not UTF-8", body().replace(b"open", b"op\xffen"),
      "[request body]: the body is not UTF-8 text (invalid start byte at byte 64)."),
 ]
