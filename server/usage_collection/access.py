@@ -39,6 +39,7 @@ PROXIES_SETTING = "USAGE_TRUSTED_PROXIES"
 HOSTS_SETTING = "USAGE_ALLOWED_HOSTS"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto")
+_FORWARDING_ENVIRON_KEYS = tuple("HTTP_" + name.upper().replace("-", "_") for name in FORWARDING_HEADERS)
 PROXY_FIX_KEY = "werkzeug.proxy_fix.orig"  # set when the app applied werkzeug's ProxyFix itself
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -48,8 +49,14 @@ def has_xsrf_header(headers: Any) -> bool:
     return any(name in headers for name in XSRF_HEADERS)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=4096)
 def client_ip(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """A client's address as an IP (IPv4-mapped IPv6 unwrapped, zone dropped), or None."""
+    """A client's address as an IP (IPv4-mapped IPv6 unwrapped, zone dropped), or None.
+    Cached: one request asks up to four times (proxies, exemption, limits key), and parsing
+    an address costs microseconds; the IP objects are immutable."""
     if not address:
         return None
     try:
@@ -71,14 +78,21 @@ def in_networks(address: str | None, networks: Iterable[str] | str | None) -> bo
     ip = client_ip(address)
     if ip is None or not networks:
         return False
-    if isinstance(networks, str):
-        networks = networks.split(",")
-    for value in networks:
-        if value.strip():
-            network = ipaddress.ip_network(value.strip(), strict=False)
-            if ip.version == network.version and ip in network:
-                return True
-    return False
+    return any(ip.version == network.version and ip in network for network in parse_networks(networks))
+
+
+def parse_networks(values: Iterable[str] | str) -> tuple[Network, ...]:
+    """A networks setting (a list, or a comma-separated string) as networks. Parsed once per
+    distinct value, not per request (``ip_network`` costs about 10 µs each); keyed by the
+    value itself, so a setting changed at run time is read afresh."""
+    return _parse_networks(values if isinstance(values, str) else tuple(values))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_networks(values: tuple[str, ...] | str) -> tuple[Network, ...]:
+    if isinstance(values, str):
+        values = tuple(values.split(","))
+    return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip())
 
 
 def _settings() -> Mapping[str, Any]:
@@ -113,7 +127,8 @@ def forwarded_by_untrusted_peer(settings: Mapping[str, Any] | None = None) -> bo
     through a proxy nobody configured (or claims to), so it is nobody's local request."""
     if peer_is_trusted_proxy(settings):
         return False
-    return any(name in request.headers for name in FORWARDING_HEADERS)
+    environ = request.environ  # the WSGI keys: a tenth of the cost of five ``request.headers`` lookups
+    return any(key in environ for key in _FORWARDING_ENVIRON_KEYS)
 
 
 def host_name(host: str) -> str:

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping
+from functools import lru_cache
+from typing import Any, Mapping
 
-from .access import client_address, client_ip, forwarded_by_untrusted_peer
+from .access import client_address, client_ip, forwarded_by_untrusted_peer, in_networks
 from .errors import ApiError
 from .storage import KeyLimitHit, Storage
 
@@ -49,11 +50,16 @@ class LimitExceeded(ApiError):
 def client_key(address: str | None, settings: Mapping[str, Any]) -> str:
     """What the limits count under: an IPv4 address, or the IPv6 network of
     ``USAGE_LIMITS_IPV6_PREFIX`` bits holding the address (``2001:db8:1:2::/64``)."""
+    return _client_key(address, int(settings.get(IPV6_PREFIX_SETTING) or 64))
+
+
+@lru_cache(maxsize=4096)
+def _client_key(address: str | None, prefix: int) -> str:
+    """Cached per address: a client sends many requests, each would format its key again."""
     ip = client_ip(address)
     if ip is None:
         return address or "unknown"
     if ip.version == 6:
-        prefix = int(settings.get(IPV6_PREFIX_SETTING) or 64)
         return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
     return str(ip)
 
@@ -67,18 +73,9 @@ def request_client(settings: Mapping[str, Any]) -> tuple[str, bool]:
 
 
 def is_exempt(address: str | None, settings: Mapping[str, Any]) -> bool:
-    """True when ``address`` is inside one of the ``USAGE_LIMITS_EXEMPT`` networks."""
-    ip = client_ip(address)
-    if ip is None:
-        return False
-    return any(ip.version == network.version and ip in network
-               for network in _networks(settings.get(EXEMPT_SETTING) or []))
-
-
-def _networks(values: Iterable[str] | str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    if isinstance(values, str):
-        values = values.split(",")
-    return [ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip()]
+    """True when ``address`` is inside one of the ``USAGE_LIMITS_EXEMPT`` networks (parsed
+    once per value of the setting, ``access.parse_networks``)."""
+    return in_networks(address, settings.get(EXEMPT_SETTING))
 
 
 def check_rate(storage: Storage, client: str, now: datetime, limit: int) -> None:

@@ -11,6 +11,12 @@ names) and answers every refusal the way Kibana's config-schema does, naming the
 Choices that differ from Kibana (documented in the README): numeric strings such as
 ``"4"`` are refused (Kibana coerces them), ``total`` and ``numberOfClicks`` must be whole
 numbers, a ``total`` of 0 is accepted and stores nothing, and names have length limits.
+
+Fast path: ``parse_report`` first tries ``validation_fast.fast_report``, msgspec structs built
+from the same tables and rules (about 6x cheaper on a 20-counter report, ``bench/validation.py``).
+It answers only with the report this walk would return, or "not sure"; every refused body is
+then walked here, so each message is the walker's. ``tests/server/test_validation_fast_path.py``
+checks the two agree on generated valid, mutated and duplicate-key bodies.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, NamedTuple
 
 from usage_reporter.report import (ENTRY_FIELDS, MAX_ENTRY_VALUE, REPORT_FIELDS, REPORT_ID_MAX_LENGTH, REPORT_VERSION,
@@ -51,8 +58,14 @@ class Limits:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> "Limits":
-        return cls(max_entries=int(settings["USAGE_MAX_ENTRIES"]),
-                   max_name_length=int(settings["USAGE_MAX_NAME_LENGTH"]))
+        """The same instance for the same values (every report asks): its fast path's structs
+        are looked up by it (``validation_fast``)."""
+        return _limits(cls, settings["USAGE_MAX_ENTRIES"], settings["USAGE_MAX_NAME_LENGTH"])
+
+
+@lru_cache(maxsize=32)
+def _limits(cls: type[Limits], max_entries: Any, max_name_length: Any) -> Limits:
+    return cls(max_entries=int(max_entries), max_name_length=int(max_name_length))
 
 
 class UiCounter(NamedTuple):
@@ -149,7 +162,12 @@ def user_agents(entries: Iterable[tuple[str, dict[str, Any]]]) -> tuple[UserAgen
 
 
 def parse_report(raw: bytes, limits: Limits = Limits()) -> Report:
-    """``parse_json`` then ``validate_body``: raw request bytes to a typed report."""
+    """``parse_json`` then ``validate_body``: raw request bytes to a typed report. A body the
+    compiled fast path (``validation_fast.py``) accepts skips the walk; any other goes
+    through it, so every refusal is worded by ``validate_body``."""
+    report = fast_report(raw, limits)
+    if report is not None:
+        return report
     return validate_body(parse_json(raw), limits)
 
 
@@ -323,3 +341,7 @@ def _error(path: str, message: str) -> BadRequest:
 def field_rules() -> Iterable[str]:
     """Every field name a rule above refers to (a test checks each exists in the field tables)."""
     return NON_EMPTY_FIELDS | NO_COLON_FIELDS | WHOLE_NUMBER_FIELDS | {"userAgent", "reportId"}
+
+
+# Last: validation_fast builds its structs from the rules and types above.
+from .validation_fast import fast_report  # noqa: E402
