@@ -231,6 +231,7 @@ def _entries(value: Any, path: str, fields: Mapping[str, tuple[Any, bool]],
         if len(map_key) > limits.max_name_length:
             raise _error(f"{path}.{_segment(map_key)}", f"key has length [{len(map_key)}] but it must have "
                          f"a maximum length of [{limits.max_name_length}].")
+        _refuse_invisible(map_key, f"{path}.{_segment(map_key)}", "key")  # a userAgent key is stored
         entries.append((map_key, _fields(entry, f"{path}.{_segment(map_key)}", fields, limits)))
     return entries
 
@@ -267,7 +268,7 @@ def _string(value: Any, path: str, name: str, limits: Limits) -> str:
         raise _error(path, "value has length [0] but it must have a minimum length of [1].")
     if name in NO_COLON_FIELDS and ":" in value:
         raise _error(path, f'value {_show(value)} must not contain ":" (it separates app and event in stored ids).')
-    if name in NON_EMPTY_FIELDS:
+    if name in NON_EMPTY_FIELDS or name == "userAgent":  # a real user agent is printable text
         _refuse_invisible(value, path)
     if not value.isascii():
         try:
@@ -277,7 +278,7 @@ def _string(value: Any, path: str, name: str, limits: Limits) -> str:
     return value
 
 
-def _refuse_invisible(value: str, path: str) -> None:
+def _refuse_invisible(value: str, path: str, what: str = "value") -> None:
     """Names (app, event, type, view, key) hold no control or format characters: bidi overrides
     and zero-width characters make a name look like another one in the dashboard's legends.
     The client refuses the same characters (``usage_reporter.validation.INVISIBLE_RANGES``)."""
@@ -285,7 +286,7 @@ def _refuse_invisible(value: str, path: str) -> None:
         return
     char = invisible_character(value)
     if char is not None:
-        raise _error(path, f"value {_show(value)} contains the control or format character U+{ord(char):04X}; "
+        raise _error(path, f"{what} {_show(value)} contains the control or format character U+{ord(char):04X}; "
                            "names must not hold tabs, newlines, bidi or zero-width characters.")
 
 

@@ -86,6 +86,8 @@ def fast_report(raw: bytes, limits: Limits) -> Report | None:
     entries = report.uiCounter
     if entries is not UNSET:
         strings += 1 + len(entries) * path.entry_strings["uiCounter"]
+        if names is not None:
+            names += entries  # map keys hold no control or format character either
         for e in entries.values():
             total = e.total
             if total.__class__ is float:
@@ -111,13 +113,15 @@ def fast_report(raw: bytes, limits: Limits) -> Report | None:
             if ":" in e.appName:
                 return None
             if names is not None:
-                names += (e.key, e.type, e.appName)
+                names += (map_key, e.key, e.type, e.appName, e.userAgent)
             user_agents.append(UserAgent(map_key, e.type, e.appName, e.userAgent))
 
     application_usage: list[ApplicationUsage] = []
     entries = report.application_usage
     if entries is not UNSET:
         strings += 1 + len(entries) * path.entry_strings["application_usage"]
+        if names is not None:
+            names += entries
         for e in entries.values():
             clicks = e.numberOfClicks
             if clicks.__class__ is float:

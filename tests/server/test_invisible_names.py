@@ -78,3 +78,23 @@ def test_the_clients_table_is_unicodes_cc_and_cf():
     assert {code for code, cat in categories.items() if cat in ("Cc", "Cf")} <= table
     assert {categories[code] for code in table} <= {"Cc", "Cf", "Cn"}
     assert invisible_character("plain ascii name") is None
+
+
+@pytest.mark.parametrize("where", ["userAgent value", "userAgent key", "uiCounter key", "application_usage key"])
+def test_hidden_characters_in_user_agents_and_map_keys_are_a_400_and_store_nothing(client, db_url, where):
+    """A user agent (and the userAgent map's key) is stored too; PostgreSQL cannot even hold a
+    NUL, so without this a report carrying one got 503 and its browser retried it for ever."""
+    ua = {"key": "k", "type": "user_agent", "appName": "shop", "userAgent": "Mozilla/5.0"}
+    counter = {"key": "k", "appName": "shop", "eventName": "buy", "type": "click", "total": 1}
+    report = {"reportVersion": 3, "userAgent": {"k": ua}, "uiCounter": {"k": counter},
+              "application_usage": {"k": {"appId": "shop", "viewId": "main", "minutesOnScreen": 1, "numberOfClicks": 1}}}
+    bad = "nul\u0000here"
+    if where == "userAgent value":
+        ua["userAgent"] = bad
+    else:
+        section = where.split()[0]
+        report[section] = {bad: report[section]["k"]}
+    response = client.post(URL, json={"report": report}, headers={"kbn-xsrf": "1"})
+    assert response.status_code == 400, response.get_json()
+    assert "U+0000" in response.get_json()["message"]
+    assert stored(db_url) == 0

@@ -214,6 +214,14 @@ REFUSED = [
      '[request body]: the key "total" appears twice in one JSON object; send each key once.'),
     ("duplicate spelled with an escape", body(', "total": 2, "tot\\u0061l": 3'),
      '[request body]: the key "total" appears twice in one JSON object; send each key once.'),
+    ("a NUL in a userAgent map key (stored, and PostgreSQL cannot hold it)",
+     b'{"report": {"userAgent": {"k\\u0000": {"key": "k", "type": "user_agent", "appName": "a", "userAgent": "b"}}}}',
+     '[request body.report.userAgent.k\x00]: key "k\\u0000" contains the control or format character U+0000; '
+     'names must not hold tabs, newlines, bidi or zero-width characters.'),
+    ("a zero-width character in a user agent",
+     b'{"report": {"userAgent": {"k": {"key": "k", "type": "user_agent", "appName": "a", "userAgent": "b\\u200b"}}}}',
+     '[request body.report.userAgent.k.userAgent]: value "b\\u200b" contains the control or format character '
+     'U+200B; names must not hold tabs, newlines, bidi or zero-width characters.'),
     ("duplicate map key", body().replace(b'"uiCounter": {', b'"uiCounter": {"discover-click-open": {}, '),
      '[request body]: the key "discover-click-open" appears twice in one JSON object; send each key once.'),
     ("duplicate report field", body(report=', "reportVersion": 3'),
@@ -284,8 +292,8 @@ ACCEPTED = [
     ("quotes and backslashes in names", body().replace(b'"open"', b'"a\\"b\\\\\\" \\\\"')),
     ("a quote right after an escaped backslash", body(', "namespace": "x\\\\"')),
     ("colon in an event name", body().replace(b'"open"', b'"ev:ent"')),
-    ("invisible characters where the walker allows them", body(', "namespace": "\\t\\u202e"').replace(
-        b'"discover-click-open": {', '"key\u200b\\n": {'.encode())),
+    ("invisible characters where the walker allows them (the namespace, not stored)",
+     body(', "namespace": "\\t\\u202e"')),
     ("empty maps", b'{"report": {"uiCounter": {}, "userAgent": {}, "application_usage": {}}}'),
     ("empty report", b'{"report": {}}'),
     ("pretty printed", json.dumps(json.loads(body(report=', "reportId": "x"')), indent=2).encode()),
