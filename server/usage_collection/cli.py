@@ -21,7 +21,7 @@ from .extension import EXTENSION_KEY, UsageState
 from .schema_check import SCHEMA_FILE, diff_mappings, read_mapping, write_mapping
 from .settings import SettingError, load_settings
 from .stats_payload import build_stats_payload
-from .storage import StorageError, is_postgres_url, open_storage
+from .storage import StorageError, describe_url, is_postgres_url, open_storage
 
 LIBRARY_ERRORS = (StorageError, RuntimeError, ValueError, OSError)
 DB_HELP = "SQLite file or postgresql:// URL (default: $USAGE_DB or usage.db)."
@@ -80,7 +80,7 @@ def serve(host: str, port: int, db_path: str | None, workers: int, trusted_proxi
     command = gunicorn_command(host, port, workers)
     _prepare_database()  # created, in WAL and migrated once, before the workers race to do it
     click.echo(f"usage-collection: serving on http://{_url_host(host)}:{port}/ with {workers} gunicorn "
-               f"worker(s) (database {settings['USAGE_DB']})")
+               f"worker(s) (database {describe_url(str(settings['USAGE_DB']))})")
     sys.stdout.flush()
     sys.stderr.flush()
     # The server replaces this process, so a service manager's SIGTERM reaches gunicorn's
@@ -138,7 +138,7 @@ def _usage_state(db_path: str | None, app_path: str | None = None) -> Iterator[U
         try:
             app = create_app({"USAGE_DB": path, "USAGE_ROLLUP_INTERVAL_S": 0})
         except LIBRARY_ERRORS as exc:
-            raise click.ClickException(f"cannot open database {path}: {exc}") from None
+            raise click.ClickException(f"cannot open database {describe_url(path)}: {exc}") from None
     state: UsageState = app.extensions[EXTENSION_KEY]
     try:
         yield state

@@ -22,6 +22,18 @@ def is_postgres_url(url: str) -> bool:
     return str(url).lower().startswith(POSTGRES_SCHEMES)
 
 
+def describe_url(url: str) -> str:
+    """``url`` for logs and messages: a PostgreSQL URL's password becomes ``***``."""
+    if not is_postgres_url(url):
+        return str(url)
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(str(url))
+    if parts.password:
+        return urlunsplit(parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@")))
+    return str(url)
+
+
 def open_storage(url: str) -> Storage:
     """The backend for ``url``: a ``postgresql://`` (or ``postgres://``) URL, else a file path."""
     if is_postgres_url(url):
@@ -33,5 +45,5 @@ def open_storage(url: str) -> Storage:
     return SQLiteStorage(str(url))
 
 
-__all__ = ["INT64_MAX", "SCHEMA_VERSION", "TABLES", "Caps", "IntakeCaps", "IntakeRefused", "KeyLimitHit", "Pending",
+__all__ = ["describe_url", "INT64_MAX", "SCHEMA_VERSION", "TABLES", "Caps", "IntakeCaps", "IntakeRefused", "KeyLimitHit", "Pending",
            "SchemaTooNew", "Storage", "StorageError", "is_postgres_url", "open_storage"]

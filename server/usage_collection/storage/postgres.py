@@ -15,7 +15,6 @@ import threading
 import zlib
 from contextlib import contextmanager
 from typing import Any, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 from .base import Storage
 from .connection import Conn, PostgresConn
@@ -42,11 +41,9 @@ class PostgresStorage(Storage):
 
     @property
     def description(self) -> str:
-        parts = urlsplit(self.url)
-        if parts.password:
-            netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
-            return urlunsplit(parts._replace(netloc=netloc))
-        return self.url
+        from . import describe_url
+
+        return describe_url(self.url)
 
     def _get_pool(self) -> Any:
         if self._pool is None or self._pid != os.getpid():

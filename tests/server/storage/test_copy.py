@@ -86,3 +86,13 @@ def test_a_target_holding_data_is_refused_and_left_alone(tmp_path, db_url):
 def test_a_missing_source_file_is_a_one_line_error(tmp_path):
     result = copy(str(tmp_path / "nope.db"), str(tmp_path / "target.db"))
     assert result.returncode == 1 and result.stderr.strip() == f"Error: no database file at {tmp_path / 'nope.db'}"
+
+
+def test_a_database_password_never_shows_in_what_the_command_prints(tmp_path, postgres_cluster):
+    source = str(tmp_path / "source.db")
+    fill(source)
+    target = postgres_cluster.new_database().replace("postgresql://postgres@", "postgresql://postgres:hunter2@")
+    result = copy(source, target)
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "postgresql://postgres:***@127.0.0.1" in result.stdout
