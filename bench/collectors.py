@@ -10,6 +10,9 @@ days of UI counters, app usage for every app/view/day, server counters), then me
   to flush a buffer of distinct keys;
 - one rollup of everything older than 90 days, and a second (idempotent) run.
 
+It prints its goals (``GOALS``) and exits 1 when it misses one: bulk_fetch under 250 ms,
+increment_counter under 20 µs a call, totals identical before and after the rollup.
+
     .venv/bin/python bench/collectors.py                   # 50 apps, 120 days
     .venv/bin/python bench/collectors.py --apps 200 --days 200
 """
@@ -28,6 +31,7 @@ from usage_collection import UsageCollection, storage
 from usage_collection.usage_counters import UsageCounters
 
 NOW = datetime(2025, 4, 10, 12, tzinfo=timezone.utc)
+GOALS = {"bulk_fetch_ms": 250.0, "increment_us": 20.0}
 
 
 def fill(db_path: str, apps: int, events: int, days: int) -> dict[str, int]:
@@ -62,7 +66,7 @@ def timed(function, runs: int = 5) -> tuple[float, object]:
     return statistics.median(samples), result
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--apps", type=int, default=50)
     parser.add_argument("--events", type=int, default=10)
@@ -81,6 +85,7 @@ def main() -> None:
         usage = UsageCollection(app, clock=lambda: NOW)
         state = app.extensions["usage_collection"]
         ms, results = timed(lambda: state.bulk_fetch(only_usage=True))
+        fetch_ms = ms
         output = state.collector_set.to_object(results)  # type: ignore[arg-type]
         print(f"bulk_fetch (built-ins): {ms:.1f} ms median, usage JSON {len(json.dumps(output)) / 1024:.0f} KiB, "
               f"{len(output['ui_counters']['dailyEvents'])} UI daily events reported")
@@ -113,7 +118,15 @@ def main() -> None:
         print(f"app0 clicks_total before/after rollup: {before}/{after['app0']['clicks_total']}")
         state.close()
         del usage
+    checks = [(f"bulk_fetch < {GOALS['bulk_fetch_ms']:g} ms", fetch_ms < GOALS["bulk_fetch_ms"], f"{fetch_ms:.1f} ms"),
+              (f"increment_counter < {GOALS['increment_us']:g} µs", per_call_us < GOALS["increment_us"],
+               f"{per_call_us:.2f} µs"),
+              ("clicks_total unchanged by the rollup", before == after["app0"]["clicks_total"],
+               f"{before}/{after['app0']['clicks_total']}")]
+    for label, ok, shown in checks:
+        print(f"goal {label}: {shown} {'ok' if ok else 'MISSED'}")
+    return 0 if all(ok for _label, ok, _shown in checks) else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
