@@ -50,7 +50,7 @@ class _Item:
 
 @dataclass
 class BatchStats:
-    """What the writer did, for benches and ``/api/stats``' own figures."""
+    """What the writer did (batches, reports, the largest batch), for tests and benches."""
 
     batches: int = 0
     reports: int = 0

@@ -13,8 +13,6 @@ import os
 import signal
 import sqlite3
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path

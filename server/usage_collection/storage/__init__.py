@@ -37,7 +37,11 @@ def describe_url(url: str) -> str:
 def open_storage(url: str) -> Storage:
     """The backend for ``url``: a ``postgresql://`` (or ``postgres://``) URL, else a file path."""
     if is_postgres_url(url):
-        from .postgres import PostgresStorage
+        try:
+            from .postgres import PostgresStorage
+        except ImportError:
+            raise StorageError("a postgresql:// USAGE_DB needs psycopg: pip install 'usage-collection[postgres]'") \
+                from None
 
         return PostgresStorage(str(url))
     from .sqlite import SQLiteStorage

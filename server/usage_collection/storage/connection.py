@@ -3,7 +3,7 @@
 Every statement in ``storage/`` is written with ``?`` placeholders and portable SQL
 (``INSERT ... ON CONFLICT DO UPDATE``, ``RETURNING``, window functions: both engines
 have them). ``Conn.execute`` hands SQLite the text as it is and gives PostgreSQL ``%s``
-placeholders; ``Conn.transaction()`` is all-or-nothing and nests as a savepoint, which
+placeholders (``postgres.py``); ``Conn.transaction()`` is all-or-nothing and nests as a savepoint, which
 is what lets group commit refuse one report of a batch and keep the others.
 
 SQLite takes the write lock up front (``BEGIN IMMEDIATE``) so two writers never deadlock
@@ -12,8 +12,11 @@ on a lock upgrade; PostgreSQL runs in autocommit outside ``transaction()``.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
+import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Protocol, Sequence
 
@@ -90,10 +93,6 @@ class WriteLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        import fcntl
-        import os
-        import time
-
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.TIMEOUT_S
@@ -107,14 +106,10 @@ class WriteLock:
                 time.sleep(self.POLL_S)
 
     def release(self) -> None:
-        import fcntl
-
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        import os
-
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -179,31 +174,3 @@ class SQLiteConn(Conn):
         # SUM raises "integer overflow" past int64; TOTAL is a float (exact to 2^53) and the
         # CAST of a too-large REAL gives INT64_MAX.
         return f"CAST(MIN(TOTAL({expr}), 9.2233720368547758e18) AS INTEGER)"
-
-
-class PostgresConn(Conn):
-    dialect = "postgresql"
-
-    def __init__(self, raw: Any) -> None:
-        import psycopg
-
-        self.raw = raw
-        self.errors = (psycopg.Error,)
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.raw.execute(sql.replace("?", "%s"), params or None, prepare=None)
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with self.raw.cursor() as cursor:
-            cursor.executemany(sql.replace("?", "%s"), rows)
-
-    @contextmanager
-    def transaction(self) -> Iterator["PostgresConn"]:
-        with self.raw.transaction():
-            yield self
-
-    def close(self) -> None:
-        self.raw.close()
-
-    def sum_int(self, expr: str) -> str:
-        return f"LEAST(COALESCE(SUM({expr}), 0), {INT64_MAX})::BIGINT"

@@ -52,7 +52,8 @@ def copy_all(source: Storage, target: Storage, progress: Callable[[str, int], No
                              "copy only into a new, empty database")
     copied: dict[str, int] = {}
     for table in TABLES:
-        columns = [name for name in _columns(source, table) if name in set(_columns(target, table))]
+        target_columns = set(_columns(target, table))
+        columns = [name for name in _columns(source, table) if name in target_columns]
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
         count = 0

@@ -14,23 +14,46 @@ import os
 import threading
 import zlib
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .base import Storage
-from .connection import Conn, PostgresConn
+from .connection import INT64_MAX, Conn
 from .core import StorageError
+
+
+class PostgresConn(Conn):
+    dialect = "postgresql"
+    errors = (psycopg.Error,)
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.raw.execute(sql.replace("?", "%s"), params or None, prepare=None)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.raw.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator["PostgresConn"]:
+        with self.raw.transaction():
+            yield self
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def sum_int(self, expr: str) -> str:
+        return f"LEAST(COALESCE(SUM({expr}), 0), {INT64_MAX})::BIGINT"
 
 
 class PostgresStorage(Storage):
     dialect = "postgresql"
 
     def __init__(self, url: str, max_connections: int = 8) -> None:
-        try:
-            import psycopg  # noqa: F401
-            import psycopg_pool  # noqa: F401
-        except ImportError:
-            raise StorageError("a postgresql:// USAGE_DB needs psycopg: pip install 'usage-collection[postgres]'") \
-                from None
         if url.startswith("postgres://"):
             url = "postgresql://" + url[len("postgres://"):]
         self.url = url
@@ -49,8 +72,6 @@ class PostgresStorage(Storage):
         if self._pool is None or self._pid != os.getpid():
             with self._lock:
                 if self._pool is None or self._pid != os.getpid():
-                    from psycopg_pool import ConnectionPool
-
                     self._pool = ConnectionPool(self.url, min_size=1, max_size=self.max_connections,
                                                 kwargs={"autocommit": True}, open=False, timeout=10.0,
                                                 max_idle=60.0, name="usage-pg")
@@ -60,9 +81,6 @@ class PostgresStorage(Storage):
 
     @contextmanager
     def connection(self) -> Iterator[Conn]:
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
         try:
             with self._get_pool().connection() as raw:
                 yield PostgresConn(raw)

@@ -49,8 +49,8 @@ class CollectorReads(StorageCore):
         """Per (app, view): clicks and minutes in total, then clicks and minutes since each day of ``since``."""
         with self.connection() as conn:
             windows = "".join(
-                f", {conn.sum_int(f'CASE WHEN day >= ? THEN number_of_clicks ELSE 0 END')}"
-                f", {conn.sum_float(f'CASE WHEN day >= ? THEN minutes_on_screen ELSE 0 END')}" for _ in since)
+                f", {conn.sum_int('CASE WHEN day >= ? THEN number_of_clicks ELSE 0 END')}"
+                f", {conn.sum_float('CASE WHEN day >= ? THEN minutes_on_screen ELSE 0 END')}" for _ in since)
             sql = (f"SELECT app_id, view_id, {conn.sum_int('number_of_clicks')}, "
                    f"{conn.sum_float('minutes_on_screen')}{windows} FROM application_usage_daily "
                    "GROUP BY app_id, view_id")

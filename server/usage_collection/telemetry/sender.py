@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from ..background import PeriodicTask
 from ..storage import Storage
-from ..storage.telemetry import NEXT_ATTEMPT_KEY, StateRow
+from ..storage.telemetry import StateRow
 from .state import (
     TelemetryConfig,
     _stored,

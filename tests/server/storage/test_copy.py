@@ -3,13 +3,11 @@ target that holds data, through the real command line."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 
 from usage_collection.storage import open_storage
 from usage_collection.telemetry.intake import store_snapshot
