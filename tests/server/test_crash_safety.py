@@ -1,12 +1,14 @@
 """SIGKILL the server mid-load: every acknowledged report counted exactly once, none half-stored.
 
-Browsers (threads here) post reports into gunicorn with two workers on one SQLite file.
+Browsers (threads here) post reports into gunicorn with two workers on one database, a SQLite
+file or a PostgreSQL database (the ``db_url`` fixture runs the test on each).
 While they post, the whole process group is SIGKILLed (twice), so some requests die after
 their transaction committed but before the answer left, some mid-transaction, some
 before. While the server is down the database is checked for torn reports: each report
 uses its own event names, so for every report either all of its counters and its
 ``reports_seen`` row are there, or none of them. Then the server restarts on the same
-file and the clients retry whatever was not acknowledged with the same reportId, as the
+file (on PostgreSQL the database server lives on: the dead workers' connections
+drop and their open transactions roll back) and the clients retry whatever was not acknowledged with the same reportId, as the
 browser client does (its e2e side: the reporter keeps an unacknowledged report in
 storage and resends it, ``client/usage_reporter/reporter.py``), and at the end every
 report is counted exactly once.
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import sqlite3
 import threading
 import time
 import urllib.request
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from support.live_server import LiveServer
+from usage_collection.storage import open_storage
 
 CLIENTS = 6
 EVENTS_PER_REPORT = 4
@@ -91,32 +93,32 @@ class Browser(threading.Thread):
             return None
 
 
-def stored_reports(db_path: Path) -> tuple[set[str], dict[str, dict[str, int]], dict[str, tuple[float, int]]]:
+def stored_reports(db_url: str) -> tuple[set[str], dict[str, dict[str, int]], dict[str, tuple[float, int]]]:
     """reports_seen ids, each report's counters (event -> count) and its application usage row."""
-    conn = sqlite3.connect(db_path, timeout=30)
+    storage = open_storage(db_url)
     try:
-        seen = {row[0] for row in conn.execute("SELECT report_id FROM reports_seen")}
+        seen = {row[0] for row in storage.query("SELECT report_id FROM reports_seen")}
         counters: dict[str, dict[str, int]] = {}
-        for event, count in conn.execute(
+        for event, count in storage.query(
                 "SELECT counter_name, count FROM usage_counters WHERE domain_id = ? AND source = 'ui'", (APP,)):
             report_id, _, k = event.rpartition("-e")
             counters.setdefault(report_id, {})[k] = count
-        metrics = {event: count for event, count in conn.execute(
+        metrics = {event: count for event, count in storage.query(
             "SELECT event_name, count FROM ui_metric WHERE app_name = ?", (APP,))}
-        usage = {view: (minutes, clicks) for view, minutes, clicks in conn.execute(
+        usage = {view: (minutes, clicks) for view, minutes, clicks in storage.query(
             "SELECT view_id, minutes_on_screen, number_of_clicks FROM application_usage_daily WHERE app_id = ?",
             (APP,))}
     finally:
-        conn.close()
+        storage.close()
     for report_id, events in counters.items():
         for k, count in events.items():
             assert metrics.get(f"{report_id}-e{k}") == count, f"ui_metric disagrees for {report_id}-e{k}"
     return seen, counters, usage
 
 
-def assert_whole_or_absent(db_path: Path) -> set[str]:
+def assert_whole_or_absent(db_url: str) -> set[str]:
     """No torn report: each stored report has every counter once, its usage row and its reportId."""
-    seen, counters, usage = stored_reports(db_path)
+    seen, counters, usage = stored_reports(db_url)
     full = {str(k): k + 1 for k in range(EVENTS_PER_REPORT)}
     torn = [rid for rid in counters if counters[rid] != full]
     assert not torn, f"half-stored or double-counted reports: {[(rid, counters[rid]) for rid in torn[:5]]}"
@@ -128,8 +130,8 @@ def assert_whole_or_absent(db_path: Path) -> set[str]:
 
 
 @pytest.mark.timeout(60)
-def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path):
-    server = LiveServer(tmp_path / "crash.db", workers=2,
+def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path, db_url: str):
+    server = LiveServer(db_url, workers=2, log_path=tmp_path / "server.log",
                         env={"USAGE_ROLLUP_INTERVAL_S": "0", "USAGE_MAX_NEW_KEYS_PER_CLIENT_PER_DAY": "0",
                              "USAGE_RATE_LIMIT_PER_MINUTE": "0"}).start()
     stop_new = threading.Event()
@@ -142,7 +144,7 @@ def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path):
             time.sleep(LOAD_BEFORE_KILL_S)
             server.kill()
             acked_before = {rid for b in browsers for rid in b.acked.copy()}
-            stored_at_kill.append(assert_whole_or_absent(server.db_path))
+            stored_at_kill.append(assert_whole_or_absent(db_url))
             # Durability: everything acknowledged before the kill is on disk after it.
             assert acked_before <= stored_at_kill[-1]
             time.sleep(0.3)  # clients keep failing against the dead port meanwhile
@@ -161,7 +163,7 @@ def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path):
     sent = sum(b.sent for b in browsers)
     assert len(acked) == sent  # every report eventually acknowledged
     assert sum(b.failures for b in browsers) > 0, "the kills did not hit any request"
-    seen = assert_whole_or_absent(server.db_path)
+    seen = assert_whole_or_absent(db_url)
     assert seen == set(acked)  # every acknowledged report exactly once (counts checked per report above)
     # Requests that committed but died before answering came back as duplicates on retry.
     stored_not_acked = set().union(*stored_at_kill) - {rid for rid, how in acked.items() if how == "stored"}
