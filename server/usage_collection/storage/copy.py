@@ -22,15 +22,6 @@ class TargetNotEmpty(Exception):
     pass
 
 
-def _columns(storage: Storage, table: str) -> list[str]:
-    with storage.connection() as conn:
-        if conn.dialect == "sqlite":
-            return [row[1] for row in conn.all(f"PRAGMA table_info({table})")]
-        return [name for (name,) in conn.all(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
-            "AND table_name = ? ORDER BY ordinal_position", [table])]
-
-
 def non_empty_tables(storage: Storage) -> list[str]:
     """Tables holding anything but the target's own instance uuid (made when it was created)."""
     found = []
@@ -52,8 +43,8 @@ def copy_all(source: Storage, target: Storage, progress: Callable[[str, int], No
                              "copy only into a new, empty database")
     copied: dict[str, int] = {}
     for table in TABLES:
-        target_columns = set(_columns(target, table))
-        columns = [name for name in _columns(source, table) if name in target_columns]
+        target_columns = set(target.columns(table))
+        columns = [name for name in source.columns(table) if name in target_columns]
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
         count = 0

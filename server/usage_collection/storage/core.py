@@ -40,6 +40,10 @@ class StorageCore:
     def close(self) -> None:
         raise NotImplementedError
 
+    def columns(self, table: str) -> list[str]:
+        """``table``'s column names, in order (``copy`` carries over the ones both sides have)."""
+        raise NotImplementedError
+
     @property
     def description(self) -> str:
         """The database for messages: a file path, or the URL without its password."""

@@ -87,6 +87,11 @@ class PostgresStorage(Storage):
         except (psycopg.Error, PoolTimeout) as exc:
             raise StorageError(str(exc).strip() or type(exc).__name__) from exc
 
+    def columns(self, table: str) -> list[str]:
+        return [name for (name,) in self.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = ? ORDER BY ordinal_position", [table])]
+
     @contextmanager
     def try_lock(self, name: str, lease_s: float = 3600.0) -> Iterator[bool]:
         key = zlib.crc32(name.encode())

@@ -55,6 +55,10 @@ class SQLiteStorage(Storage):
             assert isinstance(conn, SQLiteConn)
             yield sqlite_utils.Database(conn.raw)
 
+    def columns(self, table: str) -> list[str]:
+        with self.sqlite_db() as db:
+            return [column.name for column in db[table].columns]
+
     @contextmanager
     def try_lock(self, name: str, lease_s: float = 3600.0) -> Iterator[bool]:
         key = f"lock:{name}"

@@ -60,3 +60,9 @@ def test_several_processes_starting_at_once_against_one_empty_database(db_url):
     storage = open_storage(db_url)
     assert storage.query("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
     storage.close()
+
+
+def test_columns_are_listed_in_table_order_on_both_backends(storage):
+    assert storage.columns("usage_counters") == ["domain_id", "counter_name", "counter_type", "source", "day",
+                                                 "count", "updated_at"]
+    assert storage.columns("meta") == ["key", "value"]
