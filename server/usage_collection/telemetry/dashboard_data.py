@@ -4,8 +4,9 @@ One function, ``dashboard_data(db, now, days, intake_enabled)``, returns plain J
 page draws without further arithmetic: every day of the range listed (so a day without
 events still shows as an empty bar), series already grouped, top lists already cut.
 
-SQLite does the summing (90 days of a busy deployment are hundreds of thousands of
-counter rows; only per-day sums leave the database), and every per-day chart gets at most
+The database does the summing (90 days of a busy deployment are hundreds of thousands of
+counter rows; only sums leave it, and the finished days' sums are kept per process:
+``storage/dashboard.py``), and every per-day chart gets at most
 ``MAX_SERIES`` series: the biggest ``MAX_SERIES - 1`` by total over the range, then one
 ``"other"`` series summing the rest, so the payload stays a few tens of kilobytes
 whatever the number of apps. Per-event series exist for the ``EVENT_APPS`` apps with the
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from ..storage import Storage
+from ..storage.dashboard import UiWindow
 from ..timeutil import utc_day
 from .intake import latest_opt_in_status, snapshots_per_day
 
@@ -55,9 +57,10 @@ def _capped(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return series[:MAX_SERIES - 1] + [{"name": OTHER, "data": [round(sum(values), 2) for values in zip(*rest)]}]
 
 
-def _events_of_apps(db: Storage, apps: list[str], days: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _events_of_apps(db: Storage, window: UiWindow, apps: list[str], days: list[str]
+                    ) -> dict[str, list[dict[str, Any]]]:
     """Per app in ``apps``: its biggest events per day, the rest as ``other`` (last)."""
-    rows = db.events_of_apps(apps, days[0], MAX_SERIES)
+    rows = db.events_of_apps(window, apps, MAX_SERIES)
     named: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     other: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
     for app, event, day, total in rows:
@@ -65,14 +68,15 @@ def _events_of_apps(db: Storage, apps: list[str], days: list[str]) -> dict[str, 
     return {app: _series(named[app], days) + _series(other[app], days) for app in apps if app in named}
 
 
-def ui_counter_data(db: Storage, days: list[str]) -> dict[str, Any]:
-    per_app = _series(db.ui_counts_per_app_day(days[0]), days)
+def ui_counter_data(db: Storage, now: datetime, days: list[str]) -> dict[str, Any]:
+    window = db.ui_window(days[0], now)
+    per_app = _series(window.per_app_day, days)
     apps = [item["name"] for item in per_app]
-    top = db.top_ui_events(days[0], TOP_EVENTS)
+    top = window.top_events(TOP_EVENTS)
     return {
         "per_app": _capped(per_app),
         "apps": apps,
-        "per_event": _events_of_apps(db, apps[:EVENT_APPS], days),
+        "per_event": _events_of_apps(db, window, apps[:EVENT_APPS], days),
         "top_events": [{"app": app, "event": event, "type": kind, "total": total} for app, event, kind, total in top],
         "total": sum(sum(item["data"]) for item in per_app),
     }
@@ -106,7 +110,7 @@ def dashboard_data(db: Storage, now: datetime, days: int = DEFAULT_DAYS,
     data: dict[str, Any] = {
         "days": day_list,
         "generated_at": now.isoformat(),
-        "ui_counters": ui_counter_data(db, day_list),
+        "ui_counters": ui_counter_data(db, now, day_list),
         "application_usage": application_usage_data(db, day_list),
         "intake": intake_data(db, now, day_list) if intake_enabled else None,
     }

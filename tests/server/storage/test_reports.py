@@ -170,9 +170,9 @@ def test_counts_saturate_at_the_int64_maximum_and_sums_read_without_overflow(db)
         ("2025-04-09", near), ("2025-04-10", INT64_MAX)]
     # two near-maximum rows: their sum saturates instead of failing (SQLite sums past 2^53 as a
     # float, so a single near-maximum row may read as the maximum there: only the sum is exact-checked)
-    assert dict(((day, count) for _app, day, count in db.ui_counts_per_app_day("2025-04-01")))["2025-04-10"] \
-        == INT64_MAX
-    assert db.top_ui_events("2025-04-01", 10) == [("a", "e", "click", INT64_MAX)]
+    window = db.ui_window("2025-04-01", NOW)  # 04-10 is the open day, 04-09 a finished one
+    assert dict(((day, count) for _app, day, count in window.per_app_day))["2025-04-10"] == INT64_MAX
+    assert window.top_events(10) == [("a", "e", "click", INT64_MAX)]
     assert db.ui_metric_rows() == [("a", "e", INT64_MAX)]
 
 
