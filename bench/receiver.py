@@ -11,6 +11,11 @@ its own reportId:
     postgresql  the receiver storing into a fresh PostgreSQL database (a throwaway cluster,
                 fsync on, as a real one)
 
+With ``--limits`` two more phases store as a visitor's reports are stored: the bench's
+client (127.0.0.1) is not exempt from the limits, so every request is counted by the rate
+limiter (set to its maximum, so none is refused) and checked against the per-client
+new-name limit, on each backend (printed, no goal: the goals are for the receiver alone).
+
 It prints req/s, counters/s, p50, p99 and max latency for each, checks that the database
 holds exactly what was acknowledged, prints its goals and exits 1 when one is missed:
 storing on SQLite at 75% or more of the plain rate, PostgreSQL at 50% or more, p99 under
@@ -18,6 +23,7 @@ storing on SQLite at 75% or more of the plain rate, PostgreSQL at 50% or more, p
 
     .venv/bin/python bench/receiver.py                      # 10 s a phase, one run
     .venv/bin/python bench/receiver.py --seconds 10 --runs 3 --workers 2
+    .venv/bin/python bench/receiver.py --limits              # also as visitors' reports are stored
 """
 
 from __future__ import annotations
@@ -110,6 +116,8 @@ def phase(name: str, db: str | None, workers: int, seconds: float, tmp: Path, ru
         command[-1] = "plain_app:app"
         cwd = ROOT / "bench"
     else:
+        if name.endswith("_limits"):
+            env.update({"USAGE_LIMITS_EXEMPT": "", "USAGE_RATE_LIMIT_PER_MINUTE": "1000000000"})
         env["USAGE_DB"] = db or ""
         storage = open_storage(env["USAGE_DB"])
         storage.migrate()  # as serve does before the workers start
@@ -147,6 +155,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per phase (default 10)")
     parser.add_argument("--runs", type=int, default=1, help="runs of all four phases (medians are printed)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--limits", action="store_true", help="also store with the limits on (no goal)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench/receiver.py needs wrk: apt-get install wrk")
@@ -157,7 +166,9 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="usage-bench-"))
     cluster = PostgresCluster(durable=True).start()
-    names = ("plain", "dry_run", "sqlite", "postgresql")
+    names: tuple[str, ...] = ("plain", "dry_run", "sqlite", "postgresql")
+    if args.limits:
+        names += ("sqlite_limits", "postgresql_limits")
     results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     problems: list[str] = []
     load_before = os.getloadavg()[0]
@@ -165,10 +176,12 @@ def main() -> int:
         for run in range(args.runs):
             for name in names:
                 db = {"dry_run": str(tmp / f"dry{run}.db"), "sqlite": str(tmp / f"bench{run}.db"),
-                      "postgresql": cluster.new_database()}.get(name)
+                      "sqlite_limits": str(tmp / f"limits{run}.db")}.get(name)
+                if name.startswith("postgresql"):
+                    db = cluster.new_database()
                 result = phase(name, db, args.workers, args.seconds, tmp, run)
                 results[name].append(result)
-                if name in ("sqlite", "postgresql"):
+                if name.startswith(("sqlite", "postgresql")):
                     problem = check_totals(db, int(result["acked"]))
                     if problem:
                         problems.append(f"{name} run {run + 1}: {problem}")
@@ -180,7 +193,7 @@ def main() -> int:
           f"{args.workers}, wrk -t2 -c{CONNECTIONS} keep-alive, {COUNTERS_PER_REPORT} counters a report, "
           f"{args.seconds:g} s a phase, {args.runs} run(s); load average {load_before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after")
-    print(f"{'phase':<11} {'req/s':>16} {'counters/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'non-2xx':>7}")
+    print(f"{'phase':<17} {'req/s':>16} {'counters/s':>11} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'non-2xx':>7}")
     med: dict[str, dict[str, float]] = {}
     for name in names:
         rows = results[name]
@@ -189,7 +202,7 @@ def main() -> int:
         spread = f" ({min(rates):.0f}-{max(rates):.0f})" if len(rates) > 1 else ""
         row = med[name]
         counters = "-" if name in ("plain", "dry_run") else f"{row['rate'] * COUNTERS_PER_REPORT:.0f}"
-        print(f"{name:<11} {row['rate']:>7.0f}{spread:>9} {counters:>11} {row['p50']:>7.2f} {row['p99']:>7.2f} "
+        print(f"{name:<17} {row['rate']:>7.0f}{spread:>9} {counters:>11} {row['p50']:>7.2f} {row['p99']:>7.2f} "
               f"{row['max']:>7.1f} {int(row['errors'] + row['socket_errors']):>7}")
 
     plain = med["plain"]["rate"]

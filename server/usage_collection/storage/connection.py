@@ -52,6 +52,12 @@ class Conn:
     def close(self) -> None:
         raise NotImplementedError
 
+    def relaxed_commit(self) -> None:
+        """Let this transaction's commit return before its flush to disk: for counts that
+        answer no one (a request-rate window), never for a report. A crash can then lose
+        the last fraction of a second of them; nothing is corrupted. SQLite in WAL mode
+        with ``synchronous = NORMAL`` does not flush at commit anyway."""
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """The first column of the first row, or None."""
         row = self.execute(sql, params).fetchone()

@@ -43,6 +43,9 @@ class PostgresConn(Conn):
         with self.raw.transaction():
             yield self
 
+    def relaxed_commit(self) -> None:
+        self.raw.execute("SET LOCAL synchronous_commit = off")
+
     def close(self) -> None:
         self.raw.close()
 

@@ -369,6 +369,7 @@ class ReportStore(StorageCore):
     def count_request(self, client: str, window_start: int, window_s: int) -> int:
         """Count one request of ``client`` in the window starting at ``window_start``; the count so far."""
         with self.connection() as conn, conn.transaction():
+            conn.relaxed_commit()
             requests = conn.one("INSERT INTO client_requests (window_start, client, requests) VALUES (?, ?, 1) "
                                 "ON CONFLICT (window_start, client) DO UPDATE SET "
                                 "requests = client_requests.requests + 1 RETURNING requests", [window_start, client])
