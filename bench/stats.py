@@ -291,7 +291,7 @@ def main() -> int:
 
     print(f"simulating {args.days} days: {args.apps} apps x {args.events} events x {args.views} views, "
           f"{args.active:.0%} of events active per day, {args.reports_per_day} reports/day")
-    now = simulate(db_path, args.days, args.apps, args.events, args.views, args.active, args.reports_per_day,
+    simulate(db_path, args.days, args.apps, args.events, args.views, args.active, args.reports_per_day,
                    progress=progress)
     print(f"simulated in {time.perf_counter() - started:.0f} s")
     rows = table_rows(db_path)

@@ -433,8 +433,8 @@ def test_edge_numbers_that_are_valid_are_stored_exactly(client, db_url, literal,
 
 def test_unicode_names_are_stored_and_returned_unchanged(client):
     names = [("ünïcödé", "日本語-イベント"), ("emoji", "😀 clicked"), ("rtl", "שלום"), ("combining", "e\u0301")]
-    for app, event in names:
-        response = client.post(URL, json=kibana_body(event=event, app=app, total=2), headers=XSRF)
+    for app, name in names:
+        response = client.post(URL, json=kibana_body(event=name, app=app, total=2), headers=XSRF)
         assert response.get_json() == {"status": "ok"}
     events = client.get("/api/stats?extended&legacy").json["usage"]["ui_counters"]["dailyEvents"]
     assert sorted((e["appName"], e["eventName"], e["total"]) for e in events) == sorted(
