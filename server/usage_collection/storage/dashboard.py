@@ -6,7 +6,8 @@ runs a little behind) writes to yesterday, within ``LATE_WRITES``. The sums of t
 before that are kept per process (``ClosedDays``), and a request reads only the open days'
 rows (a few thousand) on top: a year of data answered in tens of milliseconds instead of
 a second of summing 90 days. Retention deletes whole days from the oldest end, so the
-cache key holds the oldest stored day: a deletion inside the window makes a new entry.
+cache key holds the window's oldest stored day: a deletion inside the window changes it
+(a new entry), one before the window does not.
 Nothing else deletes or rewrites UI counter rows.
 """
 
@@ -115,7 +116,8 @@ class DashboardReads(StorageCore):
         process's cache (read once), the open days from the database."""
         open_from = max(first_day, utc_day(now - LATE_WRITES))
         with self.connection() as conn:
-            oldest = conn.one("SELECT MIN(day) FROM usage_counters WHERE source = 'ui'") or ""
+            oldest = conn.one("SELECT MIN(day) FROM usage_counters WHERE source = 'ui' AND day >= ?",
+                              [first_day]) or ""
             live = [tuple(row) for row in conn.all(
                 "SELECT domain_id, counter_name, counter_type, day, count FROM usage_counters "
                 "WHERE source = 'ui' AND day >= ?", [open_from])]

@@ -58,6 +58,18 @@ def test_retention_inside_the_window_is_seen(storage):
     assert per_day(window) == {("shop", "2025-06-26"): 2, ("shop", "2025-06-27"): 4}
 
 
+def test_retention_before_the_window_keeps_the_cached_sums(storage):
+    """A rollup deleting days older than the window must not make the next view sum again."""
+    noon = MIDNIGHT + timedelta(hours=12)
+    for days_ago, total in ((9, 100), (3, 1)):
+        storage.store_report(report("shop", "buy", total), noon - timedelta(days=days_ago))
+    first = storage.ui_window("2025-06-25", noon)
+    storage.apply_counter_retention("2025-06-24")  # deletes 06-21, before the window
+    again = storage.ui_window("2025-06-25", noon)
+    assert again.closed is first.closed
+    assert again.top_events(1) == [("shop", "buy", "click", 1)]
+
+
 def test_an_app_with_more_events_than_a_chart_shows_gets_other_per_day(storage):
     noon = MIDNIGHT + timedelta(hours=12)
     for event, total in (("a", 50), ("b", 40), ("c", 3), ("d", 2)):
