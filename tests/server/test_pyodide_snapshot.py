@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from usage_collection import create_app
-from usage_collection.client_wheel import build_wheel, package_dir
+from usage_collection.bundle import package_dir
+from usage_collection.client_wheel import build_wheel
 from usage_collection.pyodide_snapshot import SnapshotBuilder, brotli_path, cached_snapshot, snapshot_key
 from usage_collection.settings import REPO_ROOT
 
@@ -90,7 +91,7 @@ def snapshot_app(tmp_path: Path, **config):
 @needs_pyodide
 def test_the_route_serves_the_built_snapshot_gzipped_and_immutable(tmp_path: Path) -> None:
     app = snapshot_app(tmp_path)
-    builder: SnapshotBuilder = app.extensions["usage_collection"].extras["pyodide_assets"].snapshot
+    builder: SnapshotBuilder = app.extensions["usage_collection"].pyodide_assets.snapshot
     builder.current  # noqa: B018 - built again if an earlier test's cache folder is gone
     key, path = builder.wait(120)
     client = app.test_client()

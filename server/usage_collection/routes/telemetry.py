@@ -21,30 +21,32 @@ other deployments' browsers can post, strictly validated and size-limited::
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
-from .. import limits
-from ..access import has_xsrf_header
-from ..errors import ApiError, BadRequest, StorageUnavailable
-from ..storage import IntakeRefused, StorageError
-from ..extension import get_db, get_state
+from ..access import require_admin_access
+from ..errors import ApiError, BadRequest
+from ..state import get_db, get_state
+from ..storage import IntakeRefused
 from ..telemetry import intake, state as telemetry_state
-from ..telemetry.bodies import check_json_media_type, parse_body
-from ..telemetry.pages import require_admin_access
+from ..telemetry.bodies import parse_body
 from ..telemetry.sender import epoch_ms, report_opt_in_status
 from ..telemetry.service import build_snapshot, opt_in_status_snapshot, setup_telemetry, telemetry_config
 from ..validation import parse_json
+from .checks import (BODY_SETTING, JSON_ONLY, XSRF_MESSAGE, check_cross_site, check_media_type, rate_limit,
+                     read_body, storage_errors)
 
 blueprint = Blueprint("usage_telemetry", __name__)
+T = TypeVar("T")
 
 INTAKE_PATH = "/api/telemetry/v3/intake"
 OPT_IN_STATUS_INTAKE_PATH = INTAKE_PATH + "/opt_in_status"
 NOT_ALLOWED = "Not allowed to change Opt-in Status."
-XSRF_MESSAGE = "Request must contain a kbn-xsrf header."
+NOT_CHANGED = "nothing was changed"
+JSON_ADVICE = "send application/json."
 ENCRYPTION_MESSAGE = ('Encrypted snapshots are not supported: usage-collection sends them unencrypted '
                       '(use an https telemetry URL). Post {"unencrypted": true}.')
 CORS_HEADERS = {
@@ -68,29 +70,13 @@ def check_admin_write() -> None:
     *reports*) are not trusted to change telemetry settings.
     """
     require_admin_access()
-    if has_xsrf_header(request.headers):  # kbn-xsrf, kbn-version, osd-xsrf, osd-version
-        return
-    origin = (request.headers.get("Origin") or "").rstrip("/").lower()
-    if origin and origin == request.host_url.rstrip("/").lower():
-        return
-    raise BadRequest(XSRF_MESSAGE)
+    check_cross_site(XSRF_MESSAGE, allow_listed=False)
 
 
 def _body(fields: dict[str, tuple[str, bool]], *, empty_ok: bool = False) -> dict[str, Any]:
-    check_json_media_type(request.headers.get("Content-Type"), request.mimetype)
-    limit = int(current_app.config.get("USAGE_MAX_BODY_BYTES", 256 * 1024))
-    return parse_body(_read_limited(limit, "USAGE_MAX_BODY_BYTES"), fields, empty_ok=empty_ok)
-
-
-def _read_limited(limit: int, setting: str) -> bytes:
-    """At most ``limit`` bytes or 413, whether or not the client sent a Content-Length."""
-    too_large = ApiError(413, f"Request body is larger than the limit of {limit} bytes ({setting}).")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise too_large
-    return raw
+    check_media_type(JSON_ONLY, JSON_ADVICE)
+    limit = int(get_state().settings["USAGE_MAX_BODY_BYTES"])
+    return parse_body(read_body(limit, BODY_SETTING), fields, empty_ok=empty_ok)
 
 
 def read_encoded(limit: int, setting: str) -> bytes:
@@ -100,7 +86,7 @@ def read_encoded(limit: int, setting: str) -> bytes:
     encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding not in ("identity", "gzip", "x-gzip"):
         raise ApiError(415, f"Unsupported Content-Encoding {encoding!r}: send the body as is or with gzip.")
-    raw = _read_limited(limit, setting)
+    raw = read_body(limit, setting)
     if encoding == "identity":
         return raw
     unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing only
@@ -139,11 +125,10 @@ def config_json() -> dict[str, Any]:
     }
 
 
-def _storage(action: Any) -> Any:
-    try:
+def _storage(action: Callable[[], T]) -> T:
+    """``action()``, a 503 if the database fails (``checks.storage_errors``)."""
+    with storage_errors(NOT_CHANGED):
         return action()
-    except StorageError as exc:
-        raise StorageUnavailable(f"Storage is unavailable ({exc}); nothing was changed. Retry later.") from exc
 
 
 @blueprint.get("/api/telemetry/v2/config")
@@ -165,7 +150,7 @@ def opt_in() -> ResponseReturnValue:
     if config.opt_in_status_url:
         thread = report_opt_in_status(config.opt_in_status_url, state.instance_uuid, enabled, config.version,
                                       float(state.settings["USAGE_TELEMETRY_TIMEOUT_S"]))
-        state.extras["telemetry_opt_in_report"] = thread
+        state.opt_in_report = thread
     return jsonify(opt_in_status_snapshot(state.instance_uuid, enabled))
 
 
@@ -204,18 +189,17 @@ def snapshot() -> ResponseReturnValue:
 
 # -- the intake ----------------------------------------------------------------------------
 
-def _intake_body() -> tuple[Any, str | None]:
+def _intake_body() -> tuple[Any, str | None, str]:
+    """The checks of both intake routes: enabled, rate, media type, size; (body, instance header, client)."""
     state = get_state()
     if not state.settings.get("USAGE_INTAKE_ENABLED"):
         raise ApiError(404, "This server is not a telemetry intake (USAGE_INTAKE_ENABLED is off).")
-    client, limited = limits.request_client(state.settings)
-    if limited:  # the report route's per-minute limit
-        _storage(lambda: limits.check_rate(get_db(), client, state.clock(), int(state.settings[limits.RATE_SETTING])))
-    check_json_media_type(request.headers.get("Content-Type"), request.mimetype)
+    client, _ = rate_limit(state, state.clock(), NOT_CHANGED)  # the report route's per-minute limit, shared
+    check_media_type(JSON_ONLY, JSON_ADVICE)
     raw = read_encoded(int(get_state().settings["USAGE_INTAKE_MAX_BYTES"]), "USAGE_INTAKE_MAX_BYTES")
     if not raw.strip():
         raise BadRequest("[request body]: expected a plain object value, but found [undefined] instead.")
-    return parse_json(raw), request.headers.get(intake.INSTANCE_HEADER)
+    return parse_json(raw), request.headers.get(intake.INSTANCE_HEADER), client
 
 
 @blueprint.route(INTAKE_PATH, methods=["POST", "OPTIONS"])
@@ -223,11 +207,10 @@ def intake_snapshot() -> ResponseReturnValue:
     """Store one snapshot from another deployment (Kibana's ``/v3/send/kibana-snapshot``)."""
     if request.method == "OPTIONS":
         return Response(status=204)
-    body, header = _intake_body()
+    body, header, client = _intake_body()  # client: an address, or an IPv6 /64, as the rate limit counts
     instance, payload = intake.validate_snapshot(body, header)
     state = get_state()
     try:
-        client = limits.request_client(state.settings)[0]  # an address, or an IPv6 /64, as the rate limit counts
         row = _storage(lambda: intake.store_snapshot(get_db(), instance, payload, state.clock(), client,
                                                      state.intake_caps))
     except IntakeRefused as exc:  # a per-day cap: try tomorrow; the total cap: 507 until retention frees room
@@ -241,7 +224,7 @@ def intake_opt_in_status() -> ResponseReturnValue:
     """Store an opt-in change from another deployment (Kibana's ``kibana-opt_in_status`` channel)."""
     if request.method == "OPTIONS":
         return Response(status=204)
-    body, header = _intake_body()
+    body, header, _ = _intake_body()
     instance, opted_in = intake.validate_opt_in_status(body, header)
     row = _storage(lambda: intake.store_opt_in_status(get_db(), instance, opted_in, get_state().clock()))
     return jsonify(status="ok", id=row)
