@@ -1,4 +1,5 @@
-"""Who may read operator data (/api/stats, the telemetry admin routes): ``require_admin()``.
+"""Who may read operator data (/api/stats, the telemetry admin routes): ``require_admin()``;
+the admin pages and the routes they call: ``require_admin_access()`` (also HTTP Basic).
 
 With ``USAGE_STATS_TOKEN`` set, a request needs ``Authorization: Bearer <token>`` (401 with
 ``WWW-Authenticate: Bearer`` otherwise), compared in constant time. Without a token only
@@ -30,7 +31,7 @@ from typing import Any, Callable, Iterable, Mapping, TypeVar
 from flask import request
 
 from .errors import ApiError
-from .extension import get_state
+from .state import get_state
 
 TOKEN_SETTING = "USAGE_STATS_TOKEN"
 # Headers a cross-site form cannot send: Kibana's, and OpenSearch Dashboards' names for them.
@@ -40,6 +41,7 @@ HOSTS_SETTING = "USAGE_ALLOWED_HOSTS"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
 FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto")
 _FORWARDING_ENVIRON_KEYS = tuple("HTTP_" + name.upper().replace("-", "_") for name in FORWARDING_HEADERS)
+BASIC_REALM = 'Basic realm="usage-collection admin", charset="UTF-8"'
 PROXY_FIX_KEY = "werkzeug.proxy_fix.orig"  # set when the app applied werkzeug's ProxyFix itself
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -157,6 +159,12 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def token_matches(supplied: str, token: Any) -> bool:
+    """The one comparison of a supplied secret with ``USAGE_STATS_TOKEN``: in constant time
+    (``hmac.compare_digest``), so response times do not reveal how much of it was right."""
+    return hmac.compare_digest(supplied.encode("utf-8"), str(token).encode("utf-8"))
+
+
 def require_admin(what: str | None = None) -> None:
     """Raise ``ApiError`` (401 or 403) unless this request may read operator data."""
     route = what or f"{request.method} {request.path}"
@@ -166,7 +174,7 @@ def require_admin(what: str | None = None) -> None:
         if supplied is None:
             raise ApiError(401, f"{route} requires a bearer token: send the header "
                                 f"'Authorization: Bearer <{TOKEN_SETTING}>'.", {"WWW-Authenticate": "Bearer"})
-        if not hmac.compare_digest(supplied.encode("utf-8"), str(token).encode("utf-8")):
+        if not token_matches(supplied, token):
             raise ApiError(401, f"The bearer token sent to {route} is not valid.",
                            {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return
@@ -186,6 +194,25 @@ def require_admin(what: str | None = None) -> None:
                             f"127.0.0.1, [::1]) nor in {HOSTS_SETTING}, so this is not treated as a local "
                             f"request (a DNS-rebinding page would send its own name). Add the name to "
                             f"{HOSTS_SETTING}, or {hint[0].lower()}{hint[1:]}")
+
+
+def require_admin_access(*, page: bool = False) -> None:
+    """``require_admin`` for the admin pages and the routes they call, also accepting HTTP
+    Basic whose password is the token: a browser cannot add a bearer header to a page it
+    navigates to, so a page's 401 challenges with Basic and the browser shows its login
+    prompt (any user name), then sends it on the page's own requests."""
+    token = get_state().settings.get(TOKEN_SETTING)
+    auth = request.authorization
+    if token and auth is not None and auth.type == "basic" and auth.password is not None:
+        if token_matches(auth.password, token):
+            return
+    try:
+        require_admin()
+    except ApiError as exc:
+        if page and exc.status == 401:
+            exc.headers = {**exc.headers, "WWW-Authenticate": BASIC_REALM}
+            exc.message += " In a browser, sign in with any user name and the token as the password."
+        raise
 
 
 def admin_required(view: View) -> View:

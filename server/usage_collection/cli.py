@@ -17,7 +17,7 @@ import click
 from flask import Flask
 
 from .app import create_app
-from .extension import EXTENSION_KEY, UsageState
+from .state import EXTENSION_KEY, UsageState
 from .schema_check import SCHEMA_FILE, diff_mappings, read_mapping, write_mapping
 from .settings import SettingError, load_settings
 from .stats_payload import build_stats_payload

@@ -1,153 +1,38 @@
 """The Flask extension: ``UsageCollection(app)`` or ``usage.init_app(app)``.
 
-Per-app state lives in ``app.extensions["usage_collection"]`` (a ``UsageState``), with the
-app's ``Storage`` (SQLite or PostgreSQL, ``storage/``), never a module global.
+Per-app state lives in ``app.extensions["usage_collection"]`` (a ``UsageState``, state.py),
+with the app's ``Storage`` (SQLite or PostgreSQL, ``storage/``), never a module global.
 
 The extension object owns the collector set and the server usage counters, so both can be
 used before ``init_app`` (the factory pattern: collectors registered and counters created
 at import time, as Kibana plugins do in ``setup``); increments made before then are kept
 and written once the app's database is known. Background upkeep (the counters flush and
 the rollups) runs in daemon threads started lazily and stopped by ``UsageState.close()``.
+
+The routes and admin pages are mounted by ``init_app`` (imported there, not at module level:
+they import ``state``, and ``state`` nothing of theirs).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from datetime import datetime
+from typing import Any, Callable
 
 from flask import Flask, current_app, has_app_context
 
-from .background import PeriodicTask
 from .collectors import Collector, CollectorSet, FetchContext, builtin_collectors
 from .collectors import make_stats_collector as _make_stats_collector
 from .collectors import make_usage_collector as _make_usage_collector
 from .collectors.schema import Schema
 from .data_tasks import DATA_TASKS_TYPE, DataTask, DataTasks
 from .errors import register_error_handlers
-from .data_tasks import DATA_TASKS_TYPE, DataTask, DataTasks
-from .group_commit import GroupCommit
 from .request_metrics import RequestMetrics
-from .rollups import RollupSummary, run_rollups
 from .settings import load_settings
-from .stats_payload import REQUEST_METRICS_KEY
-from .storage import Caps, IntakeCaps, Storage, StorageError, open_storage
+from .state import EXTENSION_KEY, Clock, UsageState, get_db, get_state, get_storage, utc_now
+from .storage import Caps, IntakeCaps, StorageError, open_storage
 from .usage_counters import UsageCounter, UsageCounters
 
-Clock = Callable[[], datetime]
-
-EXTENSION_KEY = "usage_collection"
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-@dataclass
-class UsageState:
-    """Everything one app's usage collection holds; reachable as ``app.extensions["usage_collection"]``."""
-
-    settings: dict[str, Any]
-    clock: Clock
-    instance_uuid: str
-    storage: Storage
-    intake_caps: IntakeCaps = field(default_factory=IntakeCaps)
-    extras: dict[str, Any] = field(default_factory=dict)
-    collector_set: CollectorSet = field(default_factory=CollectorSet)
-    usage_counters: UsageCounters | None = None
-    rollup_task: PeriodicTask | None = None
-    group_commit: GroupCommit = field(init=False, repr=False)
-    data_tasks: DataTasks = field(default_factory=DataTasks)
-    data_task_thread: PeriodicTask | None = None
-    _background_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _closed: bool = False
-
-    def __post_init__(self) -> None:
-        self.group_commit = GroupCommit(self.storage, window_s=float(self.settings["USAGE_GROUP_COMMIT_MS"]) / 1000,
-                                        max_reports=int(self.settings["USAGE_GROUP_COMMIT_MAX_REPORTS"]))
-
-    @property
-    def db_url(self) -> str:
-        return str(self.settings["USAGE_DB"])
-
-    @contextmanager
-    def fetch_context(self, now: datetime | None = None) -> Iterator[FetchContext]:
-        """What collectors' ``fetch`` receive: ``storage``, the clock's now, the settings and,
-        on SQLite, ``db`` (a sqlite-utils Database, for collectors written before PostgreSQL;
-        ``None`` on PostgreSQL)."""
-        sqlite_db = getattr(self.storage, "sqlite_db", None)
-        with (sqlite_db() if sqlite_db is not None else nullcontext(None)) as db:
-            yield FetchContext(db, now or self.clock(), self.settings, storage=self.storage)
-
-    def bulk_fetch(self, *, only_usage: bool = False) -> list[dict[str, Any]]:
-        with self.fetch_context() as context:
-            return self.collector_set.bulk_fetch(context, only_usage=only_usage,
-                                                 wait_s=float(self.settings["USAGE_COLLECTOR_WAIT_S"]))
-
-    def run_rollups(self) -> RollupSummary:
-        """Rollups and retention now (skipped when another process or host runs them)."""
-        domains = self.usage_counters.retention_by_domain() if self.usage_counters else {}
-        return run_rollups(self.storage, self.clock(), self.settings, domains)
-
-    def run_data_tasks(self) -> list[str]:
-        """Run every data task that is due and that this process wins the claim for; their names."""
-        return self.data_tasks.run_due(self.storage, self.clock, self.fetch_context)
-
-    def start_background(self) -> None:
-        """Start the data-task thread (when tasks exist) and the rollup thread (runs now, then
-        every USAGE_ROLLUP_INTERVAL_S; 0 = never)."""
-        if self.data_task_thread is None and self.data_tasks.tasks and not self._closed:
-            with self._background_lock:
-                if self.data_task_thread is None and not self._closed:
-                    self.data_task_thread = PeriodicTask("data-tasks", self.data_tasks.tick_s(), self.run_data_tasks,
-                                                         run_at_start=True)
-                    self.data_task_thread.start()
-        if self.rollup_task is not None or self._closed:
-            return
-        interval = float(self.settings["USAGE_ROLLUP_INTERVAL_S"])
-        if interval <= 0:
-            return
-        with self._background_lock:
-            if self.rollup_task is None and not self._closed:
-                self.rollup_task = PeriodicTask("rollups", interval, self.run_rollups, run_at_start=True)
-                self.rollup_task.start()
-
-    def close(self) -> None:
-        """Stop background threads, write buffered usage counters, and close every ``extras``
-        value that has a ``close()`` (connection pools, senders). Idempotent."""
-        with self._background_lock:
-            self._closed = True
-            task, self.rollup_task = self.rollup_task, None
-            data_thread, self.data_task_thread = self.data_task_thread, None
-        for thread in (task, data_thread):
-            if thread is not None:
-                thread.stop()
-        self.group_commit.close()
-        if self.usage_counters is not None:
-            self.usage_counters.close()
-        self.storage.close()
-        for name, extra in list(self.extras.items()):
-            closer = getattr(extra, "close", None)
-            if callable(closer):
-                try:
-                    closer()
-                except Exception:  # noqa: BLE001 - one failing clean-up must not skip the others
-                    logging.getLogger("usage_collection").exception("closing %s failed", name)
-
-
-def get_state(app: Flask | None = None) -> UsageState:
-    return (app or current_app).extensions[EXTENSION_KEY]
-
-
-def get_storage(app: Flask | None = None) -> Storage:
-    """The app's storage (SQLite or PostgreSQL): every read and write goes through it."""
-    return get_state(app).storage
-
-
-get_db = get_storage  # the name before PostgreSQL, kept for users' code
+__all__ = ["EXTENSION_KEY", "UsageCollection", "UsageState", "get_db", "get_state", "get_storage", "utc_now"]
 
 
 class UsageCollection:
@@ -182,7 +67,6 @@ class UsageCollection:
         except StorageError:
             storage.close()
             raise
-        self.collector_set.wait_s = float(settings["USAGE_COLLECTOR_WAIT_S"])
         self.usage_counters.bind(storage, float(settings["USAGE_COUNTERS_FLUSH_S"]))
         state = UsageState(settings=settings, clock=self.clock, instance_uuid=instance_uuid, storage=storage,
                            intake_caps=IntakeCaps(int(settings["USAGE_INTAKE_MAX_PER_INSTANCE_PER_DAY"]),
@@ -194,12 +78,14 @@ class UsageCollection:
         # Every request of the app counted for /api/stats (request_metrics.py), in this process.
         metrics = RequestMetrics(app.wsgi_app)
         app.wsgi_app = metrics  # type: ignore[method-assign]
-        state.extras[REQUEST_METRICS_KEY] = metrics
+        state.request_metrics = metrics
         app.before_request(state.start_background)
         register_error_handlers(app)
+        from .admin import register_admin
         from .routes import register_routes
 
         register_routes(app)
+        register_admin(app)
         self.app = app
 
     # Collectors (Kibana's usageCollection.makeUsageCollector / registerCollector)
@@ -224,7 +110,10 @@ class UsageCollection:
 
     def bulk_fetch(self, *, only_usage: bool = False) -> list[dict[str, Any]]:
         """Fetch every ready collector now."""
-        return self._state().bulk_fetch(only_usage=only_usage)
+        state = self._state()
+        with state.fetch_context() as context:
+            return state.collector_set.bulk_fetch(context, only_usage=only_usage,
+                                                  wait_s=float(state.settings["USAGE_COLLECTOR_WAIT_S"]))
 
     # Data telemetry tasks (the APM plugin's "Data Telemetry"; data_tasks.py)
 

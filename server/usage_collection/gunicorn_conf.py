@@ -50,6 +50,6 @@ def worker_exit(server: Any, worker: Any) -> None:
     """A stopping worker stops its background tasks and writes buffered usage counters."""
     module = sys.modules.get("usage_collection.wsgi")
     if module is not None:
-        from .extension import EXTENSION_KEY
+        from .state import EXTENSION_KEY
 
         module.app.extensions[EXTENSION_KEY].close()

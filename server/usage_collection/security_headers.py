@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from flask import Blueprint, Response
 
-from .extension import get_state
+from .state import get_state
 
 URL_SETTINGS = ("USAGE_TELEMETRY_URL", "USAGE_TELEMETRY_OPT_IN_STATUS_URL")
 

@@ -31,12 +31,11 @@ from .request_metrics import event_loop_delay_ms
 from .storage import Storage
 from .system_metrics import os_metrics, process_metrics
 
-REQUEST_METRICS_KEY = "request_metrics"
 from .timeutil import iso_timestamp
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .extension import UsageState
+    from .state import UsageState
 
 SERVICE_KEY = "usage_collection"
 # The admin pages and every message are in English only (Kibana's i18n.locale default).
@@ -68,7 +67,8 @@ def service_block(state: "UsageState", db: Storage, transport_address: str | Non
 def fetch_usage(state: "UsageState", db: Storage, now: datetime, *, only_usage: bool = True) -> dict[str, Any]:
     """Every ready collector's output keyed by type, ``usage_collector_stats`` included."""
     with state.fetch_context(now) as context:
-        return CollectorSet.to_object(state.collector_set.bulk_fetch(context, only_usage=only_usage))
+        return CollectorSet.to_object(state.collector_set.bulk_fetch(
+            context, only_usage=only_usage, wait_s=float(state.settings["USAGE_COLLECTOR_WAIT_S"])))
 
 
 def build_stats_payload(state: "UsageState", db: Storage, now: datetime, *, extended: bool = True,
@@ -77,7 +77,7 @@ def build_stats_payload(state: "UsageState", db: Storage, now: datetime, *, exte
     """The /api/stats body; ``extended`` adds ``usage`` and the cluster uuid (snake_cased unless
     ``legacy``); ``exclude_usage`` leaves ``usage`` empty (Metricbeat's every-10-seconds poll)."""
     process = {**process_metrics(), "event_loop_delay": event_loop_delay_ms()}
-    metrics = state.extras.get(REQUEST_METRICS_KEY)
+    metrics = state.request_metrics
     http: dict[str, Any] = metrics.snapshot() if metrics is not None else {}
     payload: dict[str, Any] = {
         "process": process,

@@ -23,87 +23,20 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping
 
 from usage_reporter.report import (ENTRY_FIELDS, MAX_ENTRY_VALUE, REPORT_FIELDS, REPORT_ID_MAX_LENGTH, REPORT_VERSION,
                                    is_report_id)
 from usage_reporter.validation import invisible_character
 
 from .errors import BadRequest
+from .report_types import (NO_COLON_FIELDS, NON_EMPTY_FIELDS, USER_AGENT_MAX_LENGTH, WHOLE_NUMBER_FIELDS,
+                           ApplicationUsage, Limits, Report, UiCounter, UserAgent)
+from .validation_fast import fast_report
 
-USER_AGENT_MAX_LENGTH = 1024
-# MAX_ENTRY_VALUE (10^9, from report.py): the most one entry of one report may add (total,
-# numberOfClicks, minutesOnScreen). Far above what a page counts between two flushes, small
-# enough that sums stay far from int64; stored counts also saturate there (storage/connection.py).
 REPORT_ID_CHARS = "A-Z a-z 0-9 . _ : -"
 _ROOT = "request body"
 _SHAPE_HINT = 'A report is posted as {"report": {"reportVersion": 3, "uiCounter": {...}}}.'
-
-# Rules layered on the field tables, keyed by field name (whatever map it appears in).
-NON_EMPTY_FIELDS = frozenset({"key", "type", "appName", "eventName", "appId", "viewId"})
-NO_COLON_FIELDS = frozenset({"appName", "appId"})
-# "sum": report v1's stats.sum (report_v1.py), the count it adds.
-WHOLE_NUMBER_FIELDS = frozenset({"total", "numberOfClicks", "sum"})
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Size limits, from the ``USAGE_MAX_*`` settings."""
-
-    max_entries: int = 1000
-    max_name_length: int = 256
-    max_user_agent_length: int = USER_AGENT_MAX_LENGTH
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "Limits":
-        """The same instance for the same values (every report asks): its fast path's structs
-        are looked up by it (``validation_fast``)."""
-        return _limits(cls, settings["USAGE_MAX_ENTRIES"], settings["USAGE_MAX_NAME_LENGTH"])
-
-
-@lru_cache(maxsize=32)
-def _limits(cls: type[Limits], max_entries: Any, max_name_length: Any) -> Limits:
-    return cls(max_entries=int(max_entries), max_name_length=int(max_name_length))
-
-
-class UiCounter(NamedTuple):
-    app_name: str
-    event_name: str
-    type: str
-    total: int
-    key: str
-    namespace: str | None = None
-
-
-class UserAgent(NamedTuple):
-    """A user agent seen. ``key`` is the ``userAgent`` map's key, not the entry's ``key``
-    field: Kibana stores it as ``<map key>:<user agent>`` (``store_ui_report.test.ts``
-    expects the id ``key-user-agent:test-user-agent`` for the map key ``key-user-agent``
-    and an entry whose ``key`` is ``test-key``). The entry's field is checked, then unused."""
-
-    key: str
-    type: str
-    app_name: str
-    user_agent: str
-
-
-class ApplicationUsage(NamedTuple):
-    app_id: str
-    view_id: str
-    minutes_on_screen: float
-    number_of_clicks: int
-
-
-@dataclass(frozen=True)
-class Report:
-    """A validated report: what ``store_report`` accepts."""
-
-    report_id: str | None = None
-    ui_counters: tuple[UiCounter, ...] = ()
-    user_agents: tuple[UserAgent, ...] = ()
-    application_usage: tuple[ApplicationUsage, ...] = ()
 
 
 def parse_json(raw: bytes) -> Any:
@@ -344,5 +277,6 @@ def field_rules() -> Iterable[str]:
     return NON_EMPTY_FIELDS | NO_COLON_FIELDS | WHOLE_NUMBER_FIELDS | {"userAgent", "reportId"}
 
 
-# Last: validation_fast builds its structs from the rules and types above.
-from .validation_fast import fast_report  # noqa: E402
+__all__ = ["NON_EMPTY_FIELDS", "NO_COLON_FIELDS", "REPORT_ID_CHARS", "USER_AGENT_MAX_LENGTH", "WHOLE_NUMBER_FIELDS",
+           "ApplicationUsage", "Limits", "Report", "UiCounter", "UserAgent", "check_fields", "field_rules", "js_type",
+           "parse_json", "parse_report", "user_agents", "validate_body"]

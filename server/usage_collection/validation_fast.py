@@ -34,8 +34,8 @@ from msgspec import UNSET, Meta, UnsetType
 from usage_reporter.report import ENTRY_FIELDS, MAX_ENTRY_VALUE, REPORT_FIELDS, REPORT_ID_ALPHABET, REPORT_ID_MAX_LENGTH
 from usage_reporter.validation import INVISIBLE_RANGES
 
-from .validation import (NO_COLON_FIELDS, NON_EMPTY_FIELDS, WHOLE_NUMBER_FIELDS, ApplicationUsage, Limits, Report,
-                         UiCounter, UserAgent)
+from .report_types import (NO_COLON_FIELDS, NON_EMPTY_FIELDS, WHOLE_NUMBER_FIELDS, ApplicationUsage, Limits, Report,
+                           UiCounter, UserAgent)
 
 # The client's table of control and format characters (``invisible_character``) as one regex.
 _INVISIBLE = re.compile("[" + "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}"

@@ -70,7 +70,7 @@ def test_the_compiled_modules_are_handed_to_the_same_brython_only(bundle) -> Non
 @needs_node
 def test_the_server_serves_the_compiled_bundle_under_the_plain_bundles_url(tmp_path: Path) -> None:
     app = create_app({"TESTING": True, "USAGE_DB": str(tmp_path / "usage.db"), "USAGE_ROLLUP_INTERVAL_S": 0})
-    assets = app.extensions["usage_collection"].extras["brython_assets"]
+    assets = app.extensions["usage_collection"].brython_assets
     served = assets.served_bundle.wait(120)
     assert served is not assets.bundle
     client = app.test_client()

@@ -63,24 +63,18 @@ def test_bulk_fetch_before_init_app_says_what_to_do():
         UsageCollection().bulk_fetch()
 
 
-def test_close_stops_threads_flushes_counters_and_closes_extras(db_path):
+def test_close_stops_threads_flushes_counters_and_stops_the_sender(db_path):
     usage = UsageCollection(clock=Clock())
-    app = make_app(db_path, usage, USAGE_ROLLUP_INTERVAL_S=60, USAGE_COUNTERS_FLUSH_S=60)
+    app = make_app(db_path, usage, USAGE_ROLLUP_INTERVAL_S=60, USAGE_COUNTERS_FLUSH_S=60,
+                   USAGE_TELEMETRY_SEND_FROM="server", USAGE_TELEMETRY_URL="http://127.0.0.1:9/v3/send")
     state = app.extensions["usage_collection"]
-
-    class Closable:
-        closed = 0
-
-        def close(self):
-            self.closed += 1
-
-    extra = state.extras["something"] = Closable()
     usage.create_usage_counter("d").increment_counter(counter_name="x")
     app.test_client().get("/api/status")
     assert state.rollup_task is not None and state.rollup_task.running
+    assert state.telemetry_sender is not None and state.telemetry_sender.running
     state.close()
     state.close()
-    assert state.rollup_task is None and extra.closed == 2
+    assert state.rollup_task is None and not state.telemetry_sender.running
     db = open_db(str(db_path))
     assert db.query("SELECT domain_id, count FROM usage_counters") == [("d", 1)]
     db.close()

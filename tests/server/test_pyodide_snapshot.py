@@ -90,7 +90,7 @@ def snapshot_app(tmp_path: Path, **config):
 @needs_pyodide
 def test_the_route_serves_the_built_snapshot_gzipped_and_immutable(tmp_path: Path) -> None:
     app = snapshot_app(tmp_path)
-    builder: SnapshotBuilder = app.extensions["usage_collection"].extras["pyodide_assets"].snapshot
+    builder: SnapshotBuilder = app.extensions["usage_collection"].pyodide_assets.snapshot
     builder.current  # noqa: B018 - built again if an earlier test's cache folder is gone
     key, path = builder.wait(120)
     client = app.test_client()

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from usage_collection import UsageCollection
+from usage_collection.stats_payload import fetch_usage
 from usage_collection.storage import open_storage
 from usage_collection.usage_counters import UsageCounters
 
@@ -186,6 +187,6 @@ def test_flushed_counters_reach_the_usage_counters_collector(app):
     state = app.extensions["usage_collection"]
     state.usage_counters.create_usage_counter("reports").increment_counter(counter_name="pdf", increment_by=2)
     state.usage_counters.flush()
-    usage = state.collector_set.to_object(state.bulk_fetch(only_usage=True))
+    usage = fetch_usage(state, state.storage, state.clock())
     assert [(e["domainId"], e["counterName"], e["total"]) for e in usage["usage_counters"]["dailyEvents"]] == [
         ("reports", "pdf", 2)]

@@ -41,11 +41,10 @@ from werkzeug.security import safe_join
 from ..brython_precompile import PrecompiledBundle
 from ..bundle import (ADMIN_ONLY, Asset, brython_bundle, brython_runtime_path, brython_version, minify_js,
                       package_dir)
-from ..extension import get_state
+from ..state import get_state
 
 blueprint = Blueprint("usage_assets", __name__)
 
-EXTRAS_KEY = "brython_assets"
 CONFIG_TOKEN = "__USAGE_BRYTHON_CONFIG__"
 REPORT_PATH = "/api/ui_counters/_report"
 SHORT_CACHE = "public, max-age=300"
@@ -95,7 +94,7 @@ def shared_assets(static_dir: str) -> BrythonAssets:
 def _setup(setup_state: BlueprintSetupState) -> None:
     app: Flask = setup_state.app
     state = get_state(app)
-    state.extras[EXTRAS_KEY] = shared_assets(str(state.settings["USAGE_STATIC_DIR"]))
+    state.brython_assets = shared_assets(str(state.settings["USAGE_STATIC_DIR"]))
     if state.settings["USAGE_DEMO"]:
         app.add_url_rule("/", "usage_demo_index", demo_index)
         app.add_url_rule("/app/<name>", "usage_demo_app", demo_index)
@@ -107,7 +106,9 @@ def _setup(setup_state: BlueprintSetupState) -> None:
 
 
 def _assets() -> BrythonAssets:
-    return get_state().extras[EXTRAS_KEY]
+    assets = get_state().brython_assets
+    assert assets is not None, "built when the blueprint was registered"
+    return assets
 
 
 def send_asset(asset: Asset, cache_control: str) -> Response:

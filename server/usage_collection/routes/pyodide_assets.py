@@ -35,14 +35,13 @@ from werkzeug.security import safe_join
 
 from ..bundle import Asset, minify_js
 from ..client_wheel import Wheel, build_wheel, package_dir
-from ..extension import get_state
+from ..state import get_state
 from ..pyodide_snapshot import SnapshotBuilder, brotli_path
 from ..version import __version__
 from .assets import boot_config, send_asset
 
 blueprint = Blueprint("usage_pyodide_assets", __name__)
 
-EXTRAS_KEY = "pyodide_assets"
 CONFIG_TOKEN = "__USAGE_PYODIDE_CONFIG__"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -128,7 +127,7 @@ def shared_assets(node_modules: str, static_dir: str, snapshot: bool) -> Pyodide
 def _setup(setup_state: BlueprintSetupState) -> None:
     app: Flask = setup_state.app
     state = get_state(app)
-    assets = state.extras[EXTRAS_KEY] = shared_assets(str(state.settings["USAGE_NODE_MODULES"]),
+    assets = state.pyodide_assets = shared_assets(str(state.settings["USAGE_NODE_MODULES"]),
                                                       str(state.settings["USAGE_STATIC_DIR"]),
                                                       bool(state.settings["USAGE_PYODIDE_SNAPSHOT"]))
     if assets.pyodide_dir is None:
@@ -140,7 +139,9 @@ def _setup(setup_state: BlueprintSetupState) -> None:
 
 
 def _assets() -> PyodideAssets:
-    return get_state().extras[EXTRAS_KEY]
+    assets = get_state().pyodide_assets
+    assert assets is not None, "built when the blueprint was registered"
+    return assets
 
 
 def wheel_url() -> str | None:

@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from ..access import require_admin
 from ..errors import BadRequest
-from ..extension import get_db, get_state
+from ..state import get_db, get_state
 from ..stats_payload import build_stats_payload
 
 blueprint = Blueprint("usage_stats", __name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from ..extension import get_state
+from ..state import get_state
 from ..version import __version__
 
 blueprint = Blueprint("usage_status", __name__)

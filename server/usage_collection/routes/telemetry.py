@@ -28,13 +28,12 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from .. import limits
-from ..access import has_xsrf_header
+from ..access import has_xsrf_header, require_admin_access
 from ..errors import ApiError, BadRequest, StorageUnavailable
 from ..storage import IntakeRefused, StorageError
-from ..extension import get_db, get_state
+from ..state import get_db, get_state
 from ..telemetry import intake, state as telemetry_state
 from ..telemetry.bodies import check_json_media_type, parse_body
-from ..telemetry.pages import require_admin_access
 from ..telemetry.sender import epoch_ms, report_opt_in_status
 from ..telemetry.service import build_snapshot, opt_in_status_snapshot, setup_telemetry, telemetry_config
 from ..validation import parse_json
@@ -165,7 +164,7 @@ def opt_in() -> ResponseReturnValue:
     if config.opt_in_status_url:
         thread = report_opt_in_status(config.opt_in_status_url, state.instance_uuid, enabled, config.version,
                                       float(state.settings["USAGE_TELEMETRY_TIMEOUT_S"]))
-        state.extras["telemetry_opt_in_report"] = thread
+        state.opt_in_report = thread
     return jsonify(opt_in_status_snapshot(state.instance_uuid, enabled))
 
 

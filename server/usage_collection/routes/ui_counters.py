@@ -32,7 +32,7 @@ from flask_cors import CORS
 from .. import limits
 from ..errors import ApiError, BadRequest, StorageUnavailable
 from ..access import XSRF_HEADERS, has_xsrf_header
-from ..extension import get_state
+from ..state import get_state
 from ..request_metrics import mark_client_disconnected
 from ..storage import KeyLimitHit, Pending, StorageError
 from ..validation import Limits, Report, parse_report

@@ -18,7 +18,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
-from ..extension import get_state
+from ..state import get_state
 from ..report_v1 import parse_report_v1
 from ..validation import Limits
 from .ui_counters import V1_REPORT_PATH, accept_report, store_and_answer

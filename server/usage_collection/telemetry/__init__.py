@@ -8,8 +8,9 @@ Kibana's ``telemetry`` and ``telemetry_collection_manager`` plugins for one serv
   ``usage-collection stats``) and the app wiring;
 - ``sender``: the server-side sender (``USAGE_TELEMETRY_SEND_FROM=server``); the browser
   one is ``usage_reporter.telemetry_sender``;
-- ``intake``: storing snapshots sent by other deployments;
-- ``dashboard_data`` and ``pages``: what the admin pages show.
+- ``intake``: storing snapshots sent by other deployments.
+
+What the admin pages show (the settings page, the dashboard) is ``admin/``.
 """
 
 from .service import build_snapshot, opt_in_status_snapshot, telemetry_config

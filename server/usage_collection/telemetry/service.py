@@ -14,24 +14,20 @@ from typing import Any
 
 from flask import Flask
 
-from ..extension import UsageState, get_state
+from ..state import UsageState, get_state
 from ..stats_payload import build_stats_payload
 from ..storage import Storage
 from .sender import ServerSender
 from .state import TelemetryConfig
 
-CONFIG_KEY = "telemetry_config"
-SENDER_KEY = "telemetry_sender"
-
-
 def setup_telemetry(app: Flask) -> TelemetryConfig:
     state = get_state(app)
     config = TelemetryConfig.from_settings(state.settings)
-    state.extras[CONFIG_KEY] = config
+    state.telemetry_config = config
     if config.send_from == "server":
         sender = ServerSender(state.storage, config, lambda: build_snapshot(state), state.clock,
                               timeout=float(state.settings["USAGE_TELEMETRY_TIMEOUT_S"]))
-        state.extras[SENDER_KEY] = sender
+        state.telemetry_sender = sender
 
         @app.before_request
         def _start_sender() -> None:
@@ -42,7 +38,11 @@ def setup_telemetry(app: Flask) -> TelemetryConfig:
 
 
 def telemetry_config(app: Flask | None = None) -> TelemetryConfig:
-    return get_state(app).extras[CONFIG_KEY]
+    """The app's telemetry settings, checked when its routes were mounted."""
+    config = get_state(app).telemetry_config
+    if config is None:
+        raise RuntimeError("telemetry is not set up for this app: setup_telemetry(app) runs when the routes are mounted")
+    return config
 
 
 def build_snapshot(state: UsageState, storage: Storage | None = None) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 
 from usage_collection.storage import open_storage
 from usage_collection.telemetry.sender import ServerSender, epoch_ms, post_json
-from usage_collection.telemetry.service import SENDER_KEY, telemetry_config
+from usage_collection.telemetry.service import telemetry_config
 from usage_collection.telemetry.state import read_state
 from support.live_server import LiveServer
 
@@ -135,7 +135,7 @@ def test_a_broken_snapshot_counts_as_a_failure(opted_in_app, clock):
 
 def test_server_mode_starts_the_thread_on_the_first_request_and_stops(make_app):
     app = make_app(USAGE_TELEMETRY_SEND_FROM="server", USAGE_TELEMETRY_URL=URL)
-    sender = app.extensions["usage_collection"].extras[SENDER_KEY]
+    sender = app.extensions["usage_collection"].telemetry_sender
     assert not sender.running
     app.test_client().get("/api/status")
     assert sender.running
@@ -143,7 +143,7 @@ def test_server_mode_starts_the_thread_on_the_first_request_and_stops(make_app):
     assert not sender.running
     app.test_client().get("/api/status")
     assert not sender.running
-    assert "telemetry_sender" not in make_app("browser.db").extensions["usage_collection"].extras
+    assert make_app("browser.db").extensions["usage_collection"].telemetry_sender is None
 
 
 def test_snapshot_reaches_a_second_server_once_a_day(make_app, clock, tmp_path: Path):
@@ -151,7 +151,7 @@ def test_snapshot_reaches_a_second_server_once_a_day(make_app, clock, tmp_path: 
     intake = LiveServer(tmp_path / "intake.db", env={"USAGE_INTAKE_ENABLED": "true"}).start()
     try:
         app = make_app(USAGE_TELEMETRY_URL=intake.url + "/api/telemetry/v3/intake", USAGE_TELEMETRY_SEND_FROM="server")
-        app.extensions["usage_collection"].extras[SENDER_KEY].stop()  # this test is the clock
+        app.extensions["usage_collection"].telemetry_sender.stop()  # this test is the clock
         app.test_client().post("/api/telemetry/v2/optIn", json={"enabled": True}, headers=XSRF)
         state = app.extensions["usage_collection"]
         from usage_collection.telemetry.service import build_snapshot
@@ -177,7 +177,7 @@ def test_snapshot_reaches_a_second_server_once_a_day(make_app, clock, tmp_path: 
 
 
 def _real_sender(app, clock, intake: LiveServer, snapshot, post=post_json):
-    app.extensions["usage_collection"].extras[SENDER_KEY].stop()  # this test is the clock
+    app.extensions["usage_collection"].telemetry_sender.stop()  # this test is the clock
     app.test_client().post("/api/telemetry/v2/optIn", json={"enabled": True}, headers=XSRF)
     return ServerSender(app.extensions["usage_collection"].storage, telemetry_config(app), lambda: snapshot, clock,
                         timeout=5, post=post)

@@ -269,6 +269,6 @@ def test_an_unreachable_opt_in_status_url_does_not_fail_the_choice(make_app, cap
     app = make_app(USAGE_TELEMETRY_OPT_IN_STATUS_URL=url, USAGE_TELEMETRY_TIMEOUT_S=2)
     client = app.test_client()
     assert client.post(OPT_IN, json={"enabled": True}, headers=XSRF).status_code == 200
-    app.extensions["usage_collection"].extras["telemetry_opt_in_report"].join(5)
+    app.extensions["usage_collection"].opt_in_report.join(5)
     assert client.get(CONFIG).get_json()["optIn"] is True
     assert any("reporting the opt-in status" in record.getMessage() for record in caplog.records)

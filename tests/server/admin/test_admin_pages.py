@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from usage_collection.routes.dashboard import chart_js_version
-from usage_collection.telemetry.dashboard_data import dashboard_data
+from usage_collection.admin.dashboard import chart_js_version
+from usage_collection.admin.dashboard_data import dashboard_data
 from e2e.telemetry_support import seed_usage
 
 XSRF = {"kbn-xsrf": "test"}

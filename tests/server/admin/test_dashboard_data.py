@@ -12,7 +12,7 @@ import pytest
 
 from support.postgres import BACKENDS
 from usage_collection.storage import open_storage
-from usage_collection.telemetry.dashboard_data import (
+from usage_collection.admin.dashboard_data import (
     EVENT_APPS,
     MAX_SERIES,
     OTHER,

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from ..storage import Storage
 from ..timeutil import utc_day
-from .intake import latest_opt_in_status, snapshots_per_day
+from ..telemetry.intake import latest_opt_in_status, snapshots_per_day
 
 MAX_DAYS = 90
 DEFAULT_DAYS = 30

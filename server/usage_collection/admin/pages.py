@@ -1,10 +1,5 @@
-"""What the admin pages (settings, dashboard) share: access, the notice, the browser sender.
-
-Access: the pages are operator data like ``/api/stats``. A browser cannot add a bearer
-header to a page it navigates to, so with ``USAGE_STATS_TOKEN`` set the pages (and the
-admin routes they call) also accept HTTP Basic with the token as the password; the 401
-asks for it (``WWW-Authenticate: Basic``), the browser prompts once and then sends it on
-the page's own requests. Without a token only loopback clients get in.
+"""What the admin pages (settings, dashboard) share: the notice, the browser sender, the
+collectors described. Who may open them is ``access.require_admin_access``.
 
 The notice ("Help improve ...") is only ever rendered into these admin pages: pages that
 embed ``usage.js`` are seen by every visitor, and a visitor must never be asked to decide
@@ -13,38 +8,17 @@ for the deployment.
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import current_app, request, url_for
 
-from ..access import TOKEN_SETTING, require_admin
 from ..collectors.schema import DYNAMIC_KEY, node_kind
-from ..errors import ApiError
-from ..extension import get_db, get_state
-from .state import read_state, resolve_opt_in, should_show_notice
+from ..routes.assets import admin_bundle_url, bundle_url
+from ..state import get_db, get_state
+from ..telemetry.service import telemetry_config
+from ..telemetry.state import read_state, resolve_opt_in, should_show_notice
 
-BASIC_REALM = 'Basic realm="usage-collection admin", charset="UTF-8"'
 ASSET_FOLDERS = ("telemetry", "dashboard")
-
-
-def require_admin_access(*, page: bool = False) -> None:
-    """``require_admin``, also accepting HTTP Basic whose password is the token.
-
-    A page's 401 challenges with Basic so the browser shows its login prompt (any user name).
-    """
-    token = get_state().settings.get(TOKEN_SETTING)
-    auth = request.authorization
-    if token and auth is not None and auth.type == "basic" and auth.password is not None:
-        if hmac.compare_digest(auth.password.encode("utf-8"), str(token).encode("utf-8")):
-            return
-    try:
-        require_admin()
-    except ApiError as exc:
-        if page and exc.status == 401:
-            exc.headers = {**exc.headers, "WWW-Authenticate": BASIC_REALM}
-            exc.message += " In a browser, sign in with any user name and the token as the password."
-        raise
 
 
 def asset_url(folder: str, filename: str) -> str:
@@ -55,9 +29,9 @@ def brython_urls() -> dict[str, str] | None:
     """The Brython runtime, our bundle and the admin pages' own modules (the telemetry
     sender), as served by routes/assets.py (None if unavailable)."""
     try:
-        from ..routes.assets import EXTRAS_KEY, admin_bundle_url, bundle_url
-
-        assets = get_state().extras[EXTRAS_KEY]
+        assets = get_state().brython_assets
+        if assets is None:
+            raise LookupError("the Brython assets were not built")
         return {"runtime": url_for("usage_assets.runtime", version=assets.runtime_version), "bundle": bundle_url(),
                 "admin_bundle": admin_bundle_url()}
     except Exception:  # noqa: BLE001 - a page without the sender still works
@@ -67,8 +41,6 @@ def brython_urls() -> dict[str, str] | None:
 
 def admin_context(active: str) -> dict[str, Any]:
     """Template values every admin page needs."""
-    from .service import telemetry_config
-
     state = get_state()
     config = telemetry_config()
     stored = read_state(get_db())

@@ -18,11 +18,12 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, jsonify, render_template, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
+from ..access import require_admin_access
 from ..errors import BadRequest
-from ..extension import get_db, get_state
 from ..security_headers import protect
-from ..telemetry.dashboard_data import DEFAULT_DAYS, MAX_DAYS, dashboard_data
-from ..telemetry.pages import ASSET_FOLDERS, admin_context, require_admin_access
+from ..state import get_db, get_state
+from .dashboard_data import DEFAULT_DAYS, MAX_DAYS, dashboard_data
+from .pages import ASSET_FOLDERS, admin_context
 
 blueprint = Blueprint("usage_dashboard", __name__, template_folder="../templates")
 protect(blueprint)  # no framing, sniffing or referrer; a CSP (security_headers.py)

@@ -9,11 +9,12 @@ import json
 from flask import Blueprint, Response, render_template
 from flask.typing import ResponseReturnValue
 
-from ..extension import get_db, get_state
+from ..access import require_admin_access
 from ..security_headers import protect
-from ..telemetry.pages import admin_context, describe_collectors, require_admin_access
+from ..state import get_db, get_state
 from ..telemetry.sender import last_failure
 from ..telemetry.service import build_snapshot
+from .pages import admin_context, describe_collectors
 
 blueprint = Blueprint("usage_settings_page", __name__, template_folder="../templates")
 protect(blueprint)  # no framing, sniffing or referrer; a CSP (security_headers.py)
