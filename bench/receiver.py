@@ -111,7 +111,7 @@ def phase(name: str, db: str | None, workers: int, seconds: float, tmp: Path, ru
         cwd = ROOT / "bench"
     else:
         env["USAGE_DB"] = db or ""
-        storage = open_storage(env["USAGE_DB"])
+        storage = open_storage(db or "")
         storage.migrate()  # as serve does before the workers start
         storage.close()
     path = PATH + "?dry_run=true" if name == "dry_run" else PATH

@@ -236,6 +236,7 @@ def _declared() -> list[Setting]:
 
 
 SETTINGS: list[Setting] = _declared()
+DEFAULTS = Settings()  # each default as the code reads it, for the classes that need one (report_types.Limits)
 SETTINGS_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 BROWSER_SETTINGS: list[Setting] = [setting for setting in SETTINGS if setting.browser_key]
 
@@ -248,6 +249,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     environ = os.environ if environ is None else environ
     overrides = overrides or {}
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for setting in SETTINGS:
         if setting.name in overrides:
             source, raw = "setting", overrides[setting.name]
@@ -255,9 +257,14 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
             source, raw = "environment variable", environ[setting.name]
         else:
             continue
+        sources[setting.name] = source
         try:
             values[setting.attribute] = setting.parse(raw)
         except ValueError as exc:
             raise SettingError(f"{source} {setting.name}: {exc}") from None
     extra = {key: value for key, value in overrides.items() if key not in SETTINGS_BY_NAME}
-    return Settings(**values, extra=MappingProxyType(extra))
+    settings = Settings(**values, extra=MappingProxyType(extra))
+    if settings.telemetry_opt_in is None and not settings.telemetry_allow_changing:
+        raise SettingError(f"{sources['USAGE_TELEMETRY_ALLOW_CHANGING']} USAGE_TELEMETRY_ALLOW_CHANGING: false needs "
+                           "USAGE_TELEMETRY_OPT_IN set to true or false (the value it fixes)")
+    return settings

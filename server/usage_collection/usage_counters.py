@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from .background import PeriodicTask
+from .settings import DEFAULTS
 from .storage import Storage, StorageError
 from .timeutil import iso_timestamp, utc_day
 
@@ -81,7 +82,8 @@ def _argument_problem(name: Any, kind: Any, by: Any, namespace: Any, unexpected:
 class UsageCounters:
     """The service: counter sets by domain, one shared buffer, one flush thread."""
 
-    def __init__(self, clock: Callable[[], datetime], *, storage: Storage | None = None, flush_interval_s: float = 5.0,
+    def __init__(self, clock: Callable[[], datetime], *, storage: Storage | None = None,
+                 flush_interval_s: float = DEFAULTS.counters_flush_s,
                  retries: int = RETRIES, retry_base_delay_s: float = RETRY_BASE_DELAY_S,
                  max_buffered: int = MAX_BUFFERED_KEYS) -> None:
         self.clock = clock

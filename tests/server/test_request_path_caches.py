@@ -12,6 +12,7 @@ from flask import Flask
 
 from usage_collection import UsageCollection
 from usage_collection.access import parse_networks
+from usage_collection.settings import load_settings
 from usage_collection.validation import Limits
 
 URL = "/api/ui_counters/_report"
@@ -86,7 +87,8 @@ def test_networks_are_parsed_once_per_value():
 
 
 def test_limits_from_the_same_settings_are_one_object():
-    settings = {"USAGE_MAX_ENTRIES": 7, "USAGE_MAX_NAME_LENGTH": 9}
+    settings = load_settings({"USAGE_MAX_ENTRIES": 7, "USAGE_MAX_NAME_LENGTH": 9}, environ={})
     limits = Limits.from_settings(settings)
-    assert Limits.from_settings(dict(settings)) is limits
-    assert Limits.from_settings({**settings, "USAGE_MAX_ENTRIES": 8}) == Limits(8, 9)
+    assert Limits.from_settings(load_settings({"USAGE_MAX_ENTRIES": "7", "USAGE_MAX_NAME_LENGTH": "9"},
+                                              environ={})) is limits
+    assert Limits.from_settings(settings.updated({"USAGE_MAX_ENTRIES": 8})) == Limits(8, 9)

@@ -5,15 +5,17 @@ browser's share is marked in the declaration, and code written for the old dict
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import types
 import typing
+from pathlib import Path
 
 import pytest
 from flask import Flask
 
 from usage_collection import UsageCollection, create_app
-from usage_collection.settings import SETTINGS, SettingError, Settings, load_settings
+from usage_collection.settings import REPO_ROOT, SETTINGS, SettingError, Settings, load_settings
 
 
 def conforms(value: object, hint: object) -> bool:
@@ -48,6 +50,33 @@ def test_every_setting_is_declared_once_under_its_name():
         item.name for item in dataclasses.fields(Settings) if item.name != "extra"]
     assert {setting.name: setting.attribute for setting in SETTINGS}["USAGE_FLUSH_INTERVAL_S"] == "flush_interval_s"
     assert all(setting.name == "USAGE_" + setting.attribute.upper() for setting in SETTINGS)
+
+
+def reads_by_name(path: Path) -> list[str]:
+    """Where ``path`` reads a ``USAGE_*`` value by its name: ``x["USAGE_..."]`` or
+    ``x.get("USAGE_...")`` (whatever ``x`` is: settings, app.config, os.environ)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        key = None
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            key = node.slice
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and node.args:
+            key = node.args[0]
+        if isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.startswith("USAGE_"):
+            found.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno} {key.value}")
+    return found
+
+
+def test_the_server_and_benches_read_settings_as_typed_attributes():
+    """Parsed once, read typed: nothing outside settings.py reads a setting by its name and
+    converts it at the point of use (storage/, the lead's, takes values, not settings)."""
+    package = REPO_ROOT / "server" / "usage_collection"
+    files = [path for folder in (package, REPO_ROOT / "bench") for path in sorted(folder.rglob("*.py"))
+             if "static" not in path.parts and "storage" not in path.relative_to(REPO_ROOT).parts
+             and path.name not in ("settings.py", "setting_parsers.py")]
+    assert len(files) > 60
+    assert [read for path in files for read in reads_by_name(path)] == []
 
 
 # Text from the environment, as an operator writes it, and the typed value the code reads.
@@ -186,24 +215,26 @@ def test_settings_read_by_name_as_the_old_dict_was():
 
 SCHEMA = {"service": {"type": "keyword", "_meta": {"description": "service name"}},
           "limit": {"type": "long", "_meta": {"description": "body limit"}},
-          "region": {"type": "keyword", "_meta": {"description": "the app's own setting"}}}
+          "region": {"type": "keyword", "_meta": {"description": "the app's own setting"}},
+          "window": {"type": "long", "_meta": {"description": "days of counters reported"}}}
 
 
 def test_a_users_collector_and_app_config_still_read_settings_by_name(db_path):
     def fetch(context):
         settings = context.settings
         return {"service": settings["USAGE_SERVICE_NAME"], "limit": settings.get("USAGE_MAX_BODY_BYTES"),
-                "region": settings["USAGE_SHOP_REGION"]}
+                "region": settings["USAGE_SHOP_REGION"], "window": settings.counters_report_days}
 
     usage = UsageCollection()
     usage.register_collector(usage.make_usage_collector(type="shop", schema=SCHEMA, fetch=fetch))
     app = Flask("settings_test")
     app.config.update({"USAGE_DB": str(db_path), "USAGE_ROLLUP_INTERVAL_S": "0", "USAGE_SERVICE_NAME": "shop-stats",
-                       "USAGE_MAX_BODY_BYTES": "65536", "USAGE_DEMO": "on", "USAGE_SHOP_REGION": "eu"})
+                       "USAGE_MAX_BODY_BYTES": "65536", "USAGE_DEMO": "on", "USAGE_SHOP_REGION": "eu",
+                       "USAGE_COUNTERS_REPORT_DAYS": "4"})
     usage.init_app(app)
     try:
         body = app.test_client().get("/api/stats?extended&legacy").json
-        assert body["usage"]["shop"] == {"service": "shop-stats", "limit": 65536, "region": "eu"}
+        assert body["usage"]["shop"] == {"service": "shop-stats", "limit": 65536, "region": "eu", "window": 4}
         assert app.config["USAGE_MAX_BODY_BYTES"] == 65536  # parsed, not the text given
         assert app.config["USAGE_DEMO"] is True and app.config["USAGE_ROLLUP_INTERVAL_S"] == 0.0
         assert app.config["USAGE_FLUSH_INTERVAL_S"] == 30.0  # defaults are there too

@@ -30,6 +30,7 @@ BAD_ENVIRONMENT = [
     ("USAGE_ALLOWED_HOSTS", "https://stats.example", "is not a host name"),
     ("USAGE_LIMITS_IPV6_PREFIX", "129", "129 is out of range: expected 16 to 128"),
     ("USAGE_COUNTERS_FLUSH_S", "0", "0.0 is out of range"),
+    ("USAGE_TELEMETRY_ALLOW_CHANGING", "false", "false needs USAGE_TELEMETRY_OPT_IN set to true or false"),
 ]
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
@@ -77,8 +77,8 @@ def check_admin_write() -> None:
 
 def _body(fields: dict[str, tuple[str, bool]], *, empty_ok: bool = False) -> dict[str, Any]:
     check_json_media_type(request.headers.get("Content-Type"), request.mimetype)
-    limit = int(current_app.config.get("USAGE_MAX_BODY_BYTES", 256 * 1024))
-    return parse_body(_read_limited(limit, "USAGE_MAX_BODY_BYTES"), fields, empty_ok=empty_ok)
+    return parse_body(_read_limited(get_state().settings.max_body_bytes, "USAGE_MAX_BODY_BYTES"), fields,
+                      empty_ok=empty_ok)
 
 
 def _read_limited(limit: int, setting: str) -> bytes:
@@ -134,7 +134,7 @@ def config_json() -> dict[str, Any]:
         "reportFailureCount": stored.report_failure_count,
         "version": config.version,
         "instanceUuid": state.instance_uuid,
-        "intakeEnabled": bool(state.settings.get("USAGE_INTAKE_ENABLED")),
+        "intakeEnabled": state.settings.intake_enabled,
     }
 
 
@@ -163,7 +163,7 @@ def opt_in() -> ResponseReturnValue:
     _storage(lambda: telemetry_state.set_opt_in(get_db(), enabled, config.version))
     if config.opt_in_status_url:
         thread = report_opt_in_status(config.opt_in_status_url, state.instance_uuid, enabled, config.version,
-                                      float(state.settings["USAGE_TELEMETRY_TIMEOUT_S"]))
+                                      state.settings.telemetry_timeout_s)
         state.opt_in_report = thread
     return jsonify(opt_in_status_snapshot(state.instance_uuid, enabled))
 
@@ -205,13 +205,13 @@ def snapshot() -> ResponseReturnValue:
 
 def _intake_body() -> tuple[Any, str | None]:
     state = get_state()
-    if not state.settings.get("USAGE_INTAKE_ENABLED"):
+    if not state.settings.intake_enabled:
         raise ApiError(404, "This server is not a telemetry intake (USAGE_INTAKE_ENABLED is off).")
     client, limited = limits.request_client(state.settings)
     if limited:  # the report route's per-minute limit
-        _storage(lambda: limits.check_rate(get_db(), client, state.clock(), int(state.settings[limits.RATE_SETTING])))
+        _storage(lambda: limits.check_rate(get_db(), client, state.clock(), state.settings.rate_limit_per_minute))
     check_json_media_type(request.headers.get("Content-Type"), request.mimetype)
-    raw = read_encoded(int(get_state().settings["USAGE_INTAKE_MAX_BYTES"]), "USAGE_INTAKE_MAX_BYTES")
+    raw = read_encoded(state.settings.intake_max_bytes, "USAGE_INTAKE_MAX_BYTES")
     if not raw.strip():
         raise BadRequest("[request body]: expected a plain object value, but found [undefined] instead.")
     return parse_json(raw), request.headers.get(intake.INSTANCE_HEADER)

@@ -90,8 +90,8 @@ def accept_report(xsrf_message: str = XSRF_MESSAGE) -> tuple[ReportRequest, byte
     now = state.clock()
     if limited:  # per-client abuse limits, shared by every worker and host (limits.py)
         with storage_errors():
-            limits.check_rate(state.storage, client, now, int(settings[limits.RATE_SETTING]))
-    raw = read_body(int(settings["USAGE_MAX_BODY_BYTES"]))
+            limits.check_rate(state.storage, client, now, settings.rate_limit_per_minute)
+    raw = read_body(settings.max_body_bytes)
     return ReportRequest(client, limited, now, dry_run), raw
 
 
@@ -102,7 +102,7 @@ def store_and_answer(parsed: Report, request_info: ReportRequest) -> ResponseRet
     if request_info.dry_run:
         return jsonify(status="ok", dry_run=True)
     state = get_state()
-    key_limit = int(state.settings[limits.KEYS_SETTING]) if request_info.limited else 0
+    key_limit = state.settings.max_new_keys_per_client_per_day if request_info.limited else 0
     with storage_errors():
         outcome = state.group_commit.submit(Pending(parsed, request_info.now, request_info.client, key_limit))
     if isinstance(outcome, KeyLimitHit):
@@ -122,11 +122,8 @@ def storage_errors(what: str = "the report was not stored") -> Iterator[None]:
 
 
 def allowed_origins(app: Flask) -> list[str]:
-    """``USAGE_ALLOWED_ORIGINS`` normalised (a list, or a comma-separated string in app.config)."""
-    value = get_state(app).settings.get("USAGE_ALLOWED_ORIGINS") or []
-    if isinstance(value, str):
-        value = value.split(",")
-    return [_origin(origin) for origin in value if origin.strip()]
+    """``USAGE_ALLOWED_ORIGINS``, each origin normalised as a browser sends it."""
+    return [_origin(origin) for origin in get_state(app).settings.allowed_origins]
 
 
 def check_xsrf(message: str = XSRF_MESSAGE) -> None:
