@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import io
 import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE = "usage_reporter"
+from .bundle import PACKAGE
+
 SUMMARY = "Browser side of usage-collection: UI counters and application usage for Brython and Pyodide pages."
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _INCLUDED_SUFFIXES = (".py", ".typed")
@@ -42,14 +42,6 @@ class Wheel:
     @property
     def short_hash(self) -> str:
         return self.sha256[:16]
-
-
-def package_dir() -> Path:
-    """Where the ``usage_reporter`` sources are (the source tree or site-packages)."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"cannot find the {PACKAGE} package to build its wheel; is usage-collection installed?")
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def wheel_version(version: str) -> str:

@@ -15,7 +15,8 @@ from playwright.sync_api import BrowserContext, Page
 
 from e2e.usage_pages import UsagePage, app_usage, clicks, counters, eventually, marker_counted
 from support.live_server import LiveServer
-from usage_collection.client_wheel import build_wheel, package_dir
+from usage_collection.bundle import package_dir
+from usage_collection.client_wheel import build_wheel
 from usage_collection.pyodide_snapshot import snapshot_key
 from usage_collection.routes.pyodide_assets import MISSING_MESSAGE, find_pyodide
 from usage_collection.settings import REPO_ROOT

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from usage_collection import create_app
-from usage_collection.client_wheel import build_wheel, package_dir
+from usage_collection.bundle import package_dir
+from usage_collection.client_wheel import build_wheel
 from usage_collection.pyodide_snapshot import SnapshotBuilder, brotli_path, cached_snapshot, snapshot_key
 from usage_collection.settings import REPO_ROOT
 

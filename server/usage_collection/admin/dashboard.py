@@ -19,6 +19,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request,
 from flask.typing import ResponseReturnValue
 
 from ..access import require_admin_access
+from ..routes.assets import IMMUTABLE
 from ..errors import BadRequest
 from ..security_headers import protect
 from ..state import get_db, get_state
@@ -29,7 +30,6 @@ blueprint = Blueprint("usage_dashboard", __name__, template_folder="../templates
 protect(blueprint)  # no framing, sniffing or referrer; a CSP (security_headers.py)
 
 CHART_JS_FILE = "chart.umd.min.js"
-IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 @lru_cache(maxsize=8)

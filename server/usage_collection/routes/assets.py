@@ -42,13 +42,13 @@ from ..brython_precompile import PrecompiledBundle
 from ..bundle import (ADMIN_ONLY, Asset, brython_bundle, brython_runtime_path, brython_version, minify_js,
                       package_dir)
 from ..state import get_state
+from .ui_counters import REPORT_PATH
 
 blueprint = Blueprint("usage_assets", __name__)
 
 CONFIG_TOKEN = "__USAGE_BRYTHON_CONFIG__"
-REPORT_PATH = "/api/ui_counters/_report"
 SHORT_CACHE = "public, max-age=300"
-IMMUTABLE = "public, max-age=31536000, immutable"
+IMMUTABLE = "public, max-age=31536000, immutable"  # a URL naming its version or content hash
 TEST_PAGES_ENV = "E2E_TEST_PAGES_DIR"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)(?:\|([^}]*))?\}\}")
 

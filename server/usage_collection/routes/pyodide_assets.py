@@ -33,17 +33,16 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from werkzeug.security import safe_join
 
-from ..bundle import Asset, minify_js
-from ..client_wheel import Wheel, build_wheel, package_dir
+from ..bundle import Asset, minify_js, package_dir
+from ..client_wheel import Wheel, build_wheel
 from ..state import get_state
 from ..pyodide_snapshot import SnapshotBuilder, brotli_path
 from ..version import __version__
-from .assets import boot_config, send_asset
+from .assets import IMMUTABLE, boot_config, send_asset
 
 blueprint = Blueprint("usage_pyodide_assets", __name__)
 
 CONFIG_TOKEN = "__USAGE_PYODIDE_CONFIG__"
-IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 # Only Pyodide's runtime files are served, by suffix: never its demo pages (console.html, an
 # interactive Python console) or anything else an HTML page could be made of on our origin.

@@ -1,7 +1,7 @@
 """``GET /api/stats``: service, process and OS figures; with ``extended=true`` every collector's usage.
 
 Query flags follow Kibana 7.x (§6.2): ``extended`` and ``legacy`` are booleans where an
-empty value means true (``?extended&legacy``); with ``exclude_usage`` true, ``usage`` is
+empty value means true (``?extended&legacy``; ``checks.query_flag``); with ``exclude_usage`` true, ``usage`` is
 ``{}`` as in every Kibana version (``test/api_integration/apis/stats/stats.js``: Metricbeat's
 10-second poll asks for it, and then no collector runs). Any other value is a 400 naming
 the flag.
@@ -16,26 +16,13 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ..access import require_admin
-from ..errors import BadRequest
 from ..state import get_db, get_state
 from ..stats_payload import build_stats_payload
+from .checks import query_flag
 
 blueprint = Blueprint("usage_stats", __name__)
 
 FLAGS = ("extended", "legacy", "exclude_usage")
-
-
-def query_flag(name: str, default: bool = False) -> bool:
-    """``''``/``true`` → True, ``false`` → False (any case), absent → ``default``; else 400."""
-    value = request.args.get(name)
-    if value is None:
-        return default
-    lowered = value.strip().lower()
-    if lowered in ("", "true"):
-        return True
-    if lowered == "false":
-        return False
-    raise BadRequest(f"[request query.{name}]: expected true, false or an empty value but got {value!r}")
 
 
 @blueprint.get("/api/stats")

@@ -21,29 +21,32 @@ other deployments' browsers can post, strictly validated and size-limited::
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
-from .. import limits
-from ..access import has_xsrf_header, require_admin_access
-from ..errors import ApiError, BadRequest, StorageUnavailable
-from ..storage import IntakeRefused, StorageError
+from ..access import require_admin_access
+from ..errors import ApiError, BadRequest
 from ..state import get_db, get_state
+from ..storage import IntakeRefused
 from ..telemetry import intake, state as telemetry_state
-from ..telemetry.bodies import check_json_media_type, parse_body
+from ..telemetry.bodies import parse_body
 from ..telemetry.sender import epoch_ms, report_opt_in_status
 from ..telemetry.service import build_snapshot, opt_in_status_snapshot, setup_telemetry, telemetry_config
 from ..validation import parse_json
+from .checks import (BODY_SETTING, JSON_ONLY, XSRF_MESSAGE, check_cross_site, check_media_type, rate_limit,
+                     read_body, storage_errors)
 
 blueprint = Blueprint("usage_telemetry", __name__)
+T = TypeVar("T")
 
 INTAKE_PATH = "/api/telemetry/v3/intake"
 OPT_IN_STATUS_INTAKE_PATH = INTAKE_PATH + "/opt_in_status"
 NOT_ALLOWED = "Not allowed to change Opt-in Status."
-XSRF_MESSAGE = "Request must contain a kbn-xsrf header."
+NOT_CHANGED = "nothing was changed"
+JSON_ADVICE = "send application/json."
 ENCRYPTION_MESSAGE = ('Encrypted snapshots are not supported: usage-collection sends them unencrypted '
                       '(use an https telemetry URL). Post {"unencrypted": true}.')
 CORS_HEADERS = {
@@ -67,29 +70,12 @@ def check_admin_write() -> None:
     *reports*) are not trusted to change telemetry settings.
     """
     require_admin_access()
-    if has_xsrf_header(request.headers):  # kbn-xsrf, kbn-version, osd-xsrf, osd-version
-        return
-    origin = (request.headers.get("Origin") or "").rstrip("/").lower()
-    if origin and origin == request.host_url.rstrip("/").lower():
-        return
-    raise BadRequest(XSRF_MESSAGE)
+    check_cross_site(XSRF_MESSAGE, allow_listed=False)
 
 
 def _body(fields: dict[str, tuple[str, bool]], *, empty_ok: bool = False) -> dict[str, Any]:
-    check_json_media_type(request.headers.get("Content-Type"), request.mimetype)
-    return parse_body(_read_limited(get_state().settings.max_body_bytes, "USAGE_MAX_BODY_BYTES"), fields,
-                      empty_ok=empty_ok)
-
-
-def _read_limited(limit: int, setting: str) -> bytes:
-    """At most ``limit`` bytes or 413, whether or not the client sent a Content-Length."""
-    too_large = ApiError(413, f"Request body is larger than the limit of {limit} bytes ({setting}).")
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise too_large
-    return raw
+    check_media_type(JSON_ONLY, JSON_ADVICE)
+    return parse_body(read_body(get_state().settings.max_body_bytes, BODY_SETTING), fields, empty_ok=empty_ok)
 
 
 def read_encoded(limit: int, setting: str) -> bytes:
@@ -99,7 +85,7 @@ def read_encoded(limit: int, setting: str) -> bytes:
     encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding not in ("identity", "gzip", "x-gzip"):
         raise ApiError(415, f"Unsupported Content-Encoding {encoding!r}: send the body as is or with gzip.")
-    raw = _read_limited(limit, setting)
+    raw = read_body(limit, setting)
     if encoding == "identity":
         return raw
     unpacker = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip framing only
@@ -138,11 +124,10 @@ def config_json() -> dict[str, Any]:
     }
 
 
-def _storage(action: Any) -> Any:
-    try:
+def _storage(action: Callable[[], T]) -> T:
+    """``action()``, a 503 if the database fails (``checks.storage_errors``)."""
+    with storage_errors(NOT_CHANGED):
         return action()
-    except StorageError as exc:
-        raise StorageUnavailable(f"Storage is unavailable ({exc}); nothing was changed. Retry later.") from exc
 
 
 @blueprint.get("/api/telemetry/v2/config")
@@ -203,18 +188,17 @@ def snapshot() -> ResponseReturnValue:
 
 # -- the intake ----------------------------------------------------------------------------
 
-def _intake_body() -> tuple[Any, str | None]:
+def _intake_body() -> tuple[Any, str | None, str]:
+    """The checks of both intake routes: enabled, rate, media type, size; (body, instance header, client)."""
     state = get_state()
     if not state.settings.intake_enabled:
         raise ApiError(404, "This server is not a telemetry intake (USAGE_INTAKE_ENABLED is off).")
-    client, limited = limits.request_client(state.settings)
-    if limited:  # the report route's per-minute limit
-        _storage(lambda: limits.check_rate(get_db(), client, state.clock(), state.settings.rate_limit_per_minute))
-    check_json_media_type(request.headers.get("Content-Type"), request.mimetype)
+    client, _ = rate_limit(state, state.clock(), NOT_CHANGED)  # the report route's per-minute limit, shared
+    check_media_type(JSON_ONLY, JSON_ADVICE)
     raw = read_encoded(state.settings.intake_max_bytes, "USAGE_INTAKE_MAX_BYTES")
     if not raw.strip():
         raise BadRequest("[request body]: expected a plain object value, but found [undefined] instead.")
-    return parse_json(raw), request.headers.get(intake.INSTANCE_HEADER)
+    return parse_json(raw), request.headers.get(intake.INSTANCE_HEADER), client
 
 
 @blueprint.route(INTAKE_PATH, methods=["POST", "OPTIONS"])
@@ -222,11 +206,10 @@ def intake_snapshot() -> ResponseReturnValue:
     """Store one snapshot from another deployment (Kibana's ``/v3/send/kibana-snapshot``)."""
     if request.method == "OPTIONS":
         return Response(status=204)
-    body, header = _intake_body()
+    body, header, client = _intake_body()  # client: an address, or an IPv6 /64, as the rate limit counts
     instance, payload = intake.validate_snapshot(body, header)
     state = get_state()
     try:
-        client = limits.request_client(state.settings)[0]  # an address, or an IPv6 /64, as the rate limit counts
         row = _storage(lambda: intake.store_snapshot(get_db(), instance, payload, state.clock(), client,
                                                      state.intake_caps))
     except IntakeRefused as exc:  # a per-day cap: try tomorrow; the total cap: 507 until retention frees room
@@ -240,7 +223,7 @@ def intake_opt_in_status() -> ResponseReturnValue:
     """Store an opt-in change from another deployment (Kibana's ``kibana-opt_in_status`` channel)."""
     if request.method == "OPTIONS":
         return Response(status=204)
-    body, header = _intake_body()
+    body, header, _ = _intake_body()
     instance, opted_in = intake.validate_opt_in_status(body, header)
     row = _storage(lambda: intake.store_opt_in_status(get_db(), instance, opted_in, get_state().clock()))
     return jsonify(status="ok", id=row)

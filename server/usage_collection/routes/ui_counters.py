@@ -20,29 +20,25 @@ every report, whatever its version, is stored through ``store_and_answer``.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, jsonify
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_cors import CORS
 
 from .. import limits
-from ..errors import ApiError, BadRequest, StorageUnavailable
-from ..access import XSRF_HEADERS, has_xsrf_header
+from ..access import XSRF_HEADERS
 from ..state import get_state
-from ..request_metrics import mark_client_disconnected
-from ..storage import KeyLimitHit, Pending, StorageError
+from ..storage import KeyLimitHit, Pending
 from ..validation import Limits, Report, parse_report
+from .checks import (REPORT_MEDIA_TYPES, XSRF_MESSAGE, allowed_origins, check_cross_site, check_media_type,
+                     query_flag, rate_limit, read_body, storage_errors)
 
-REPORT_PATH = "/api/ui_counters/_report"
+REPORT_PATH = "/api/ui_counters/_report"  # the one definition (boot configs name it to browsers)
 V1_REPORT_PATH = "/api/ui_metric/report"  # OpenSearch Dashboards' route, served by routes/ui_metric.py
-XSRF_MESSAGE = "Request must contain a kbn-xsrf header."
-ACCEPTED_MEDIA_TYPES = ("application/json", "text/plain")
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no", ""}
+NOT_STORED = "the report was not stored"
 
 blueprint = Blueprint("usage_ui_counters", __name__)
 
@@ -82,16 +78,12 @@ def accept_report(xsrf_message: str = XSRF_MESSAGE) -> tuple[ReportRequest, byte
 
     Shared by this route and OpenSearch Dashboards' v1 route (``routes/ui_metric.py``)."""
     state = get_state()
-    settings = state.settings
-    check_xsrf(xsrf_message)
-    check_media_type()
-    dry_run = _flag("dry_run")
-    client, limited = limits.request_client(settings)  # address or IPv6 /64; proxies and exemptions
+    check_cross_site(xsrf_message)
+    check_media_type(REPORT_MEDIA_TYPES, "send the report as application/json or text/plain, in UTF-8.")
+    dry_run = query_flag("dry_run")
     now = state.clock()
-    if limited:  # per-client abuse limits, shared by every worker and host (limits.py)
-        with storage_errors():
-            limits.check_rate(state.storage, client, now, settings.rate_limit_per_minute)
-    raw = read_body(settings.max_body_bytes)
+    client, limited = rate_limit(state, now, NOT_STORED)
+    raw = read_body(state.settings.max_body_bytes)
     return ReportRequest(client, limited, now, dry_run), raw
 
 
@@ -103,104 +95,10 @@ def store_and_answer(parsed: Report, request_info: ReportRequest) -> ResponseRet
         return jsonify(status="ok", dry_run=True)
     state = get_state()
     key_limit = state.settings.max_new_keys_per_client_per_day if request_info.limited else 0
-    with storage_errors():
+    with storage_errors(NOT_STORED):
         outcome = state.group_commit.submit(Pending(parsed, request_info.now, request_info.client, key_limit))
     if isinstance(outcome, KeyLimitHit):
         raise limits.key_limit_exceeded(outcome, request_info.client, request_info.now)
     if outcome == "duplicate":
         return jsonify(status="ok", duplicate=True)
     return jsonify(status="ok")
-
-
-@contextmanager
-def storage_errors(what: str = "the report was not stored") -> Iterator[None]:
-    """503 in the JSON error shape when the database fails: the client keeps its data and retries."""
-    try:
-        yield
-    except StorageError as exc:
-        raise StorageUnavailable(f"Storage is unavailable ({exc}); {what}. Retry later.") from exc
-
-
-def allowed_origins(app: Flask) -> list[str]:
-    """``USAGE_ALLOWED_ORIGINS``, each origin normalised as a browser sends it."""
-    return [_origin(origin) for origin in get_state(app).settings.allowed_origins]
-
-
-def check_xsrf(message: str = XSRF_MESSAGE) -> None:
-    """Kibana's rule (a ``kbn-xsrf`` or ``kbn-version`` header, or OpenSearch Dashboards'
-    ``osd-xsrf`` / ``osd-version``), plus same or allow-listed ``Origin``.
-
-    A cross-site page cannot add a custom header without a CORS preflight that only
-    allow-listed origins pass, and browsers always send ``Origin`` on a cross-site POST.
-    """
-    headers = request.headers
-    if has_xsrf_header(headers):
-        return
-    origin = headers.get("Origin")
-    if origin:
-        origin = _origin(origin)
-        if origin == _origin(request.host_url):
-            return
-        allowed = allowed_origins(current_app)
-        if origin in allowed or "*" in allowed:
-            return
-    raise BadRequest(message)
-
-
-def check_media_type() -> None:
-    """JSON, or ``text/plain`` as ``navigator.sendBeacon`` sends a string; UTF-8 only."""
-    content_type = request.headers.get("Content-Type")
-    if content_type is None:  # like Kibana (hapi), a body without a type is read as JSON
-        return
-    mimetype, options = request.mimetype, request.mimetype_params
-    charset = options.get("charset", "utf-8").lower()
-    if mimetype not in ACCEPTED_MEDIA_TYPES or charset not in ("utf-8", "utf8"):
-        raise ApiError(415, f"Unsupported Media Type {content_type!r}: send the report as application/json "
-                            "or text/plain, in UTF-8.")
-
-
-def read_body(limit: int) -> bytes:
-    """At most ``limit`` bytes, else 413: checks Content-Length, and reads at most limit + 1
-    bytes so a chunked body without a length cannot get past the limit either."""
-    too_large = ApiError(413, f"Request body is larger than the limit of {limit} bytes (USAGE_MAX_BODY_BYTES).")
-    length = request.content_length
-    if length is not None and length > limit:
-        raise too_large
-    stream = request.stream
-    chunks: list[bytes] = []
-    size = 0
-    while size <= limit:
-        chunk = stream.read(min(65536, limit + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    if size > limit:
-        raise too_large
-    if length is not None and size < length:  # the client went away mid-body (gunicorn reads EOF)
-        mark_client_disconnected(request.environ)
-        raise BadRequest(f"[request body]: the body ended after {size} of its {length} bytes "
-                         "(the client disconnected); nothing was stored.")
-    return b"".join(chunks)
-
-
-def _flag(name: str) -> bool:
-    value = request.args.get(name)
-    if value is None:
-        return False
-    value = value.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise BadRequest(f"[request query.{name}]: expected value of type [boolean] but got [string]")
-
-
-def _origin(url: str) -> str:
-    """``scheme://host[:port]`` in lower case, without a trailing slash or path."""
-    url = url.strip().lower()
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url.rstrip("/")
-    return scheme + "://" + rest.split("/", 1)[0]
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..errors import ApiError, BadRequest
+from ..errors import BadRequest
 from ..validation import js_type, parse_json
 
 ROOT = "request body"
@@ -46,9 +46,3 @@ def check_object(body: Any, fields: Fields, path: str = ROOT) -> dict[str, Any]:
         if type(body[name]) not in _PY_TYPES[kind]:
             raise BadRequest(f"[{path}.{name}]: expected value of type [{kind}] but got [{js_type(body[name])}]")
     return body
-
-
-def check_json_media_type(content_type: str | None, mimetype: str) -> None:
-    """Admin routes take ``application/json`` (or no type, read as JSON, like hapi)."""
-    if content_type is not None and mimetype != "application/json":
-        raise ApiError(415, f"Unsupported Media Type {content_type!r}: send application/json.")

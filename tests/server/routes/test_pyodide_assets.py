@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from usage_collection import create_app
-from usage_collection.client_wheel import build_wheel, package_dir
+from usage_collection.bundle import package_dir
+from usage_collection.client_wheel import build_wheel
 from usage_collection.routes.pyodide_assets import MISSING_MESSAGE, STABLE_WHEEL
 
 ROOT = Path(__file__).resolve().parents[3]

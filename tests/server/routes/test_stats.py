@@ -59,7 +59,7 @@ def test_a_flag_that_is_not_a_boolean_is_a_400_naming_it(client, query, name):
     response = client.get(f"/api/stats?{query}")
     assert response.status_code == 400
     assert response.json["statusCode"] == 400 and response.json["error"] == "Bad Request"
-    assert response.json["message"].startswith(f"[request query.{name}]: expected true, false or an empty value")
+    assert response.json["message"].startswith(f"[request query.{name}]: expected value of type [boolean] but got ")
 
 
 def test_non_legacy_snake_cases_every_key_inside_usage(db_path):

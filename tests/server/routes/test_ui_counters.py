@@ -235,7 +235,7 @@ BAD_INPUT = [
     ("origin-prefix-of-allowed", json.dumps(KIBANA_REPORT).encode(), {"Origin": "https://shop.example.evil.io"},
      "", 400, "Request must contain a kbn-xsrf header."),
     ("bad-dry-run-flag", json.dumps(KIBANA_REPORT).encode(), None, "?dry_run=maybe", 400,
-     "[request query.dry_run]: expected value of type [boolean] but got [string]"),
+     "[request query.dry_run]: expected value of type [boolean] but got 'maybe'"),
 ]
 
 
@@ -359,7 +359,7 @@ def test_duplicate_report_id_is_counted_once(client, db_url):
         ("4f1c2a9e0b7d4c55a1e3f0d2c6b8a917", "2025-04-10T23:30:00.000Z")]
 
 
-@pytest.mark.parametrize("query", ["?dry_run=true", "?dry_run=1"])
+@pytest.mark.parametrize("query", ["?dry_run=true", "?dry_run"])
 def test_dry_run_validates_and_stores_nothing(client, db_url, query):
     response = client.post(URL + query, json=KIBANA_REPORT, headers=XSRF)
     assert response.status_code == 200
