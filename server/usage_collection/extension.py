@@ -40,9 +40,9 @@ class UsageCollection:
 
     def __init__(self, app: Flask | None = None, *, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or utc_now
-        self.app: Flask | None = None
         self.collector_set = CollectorSet()
-        self.usage_counters = UsageCounters(self._now)
+        self.usage_counters = UsageCounters(self._now)  # the first app's; others get their own (for_storage)
+        self.usage_counters.router = self._current_counters
         self.data_tasks = DataTasks()
         for collector in builtin_collectors():
             self.register_collector(collector)
@@ -67,13 +67,14 @@ class UsageCollection:
         except StorageError:
             storage.close()
             raise
-        self.usage_counters.bind(storage, settings.counters_flush_s)
+        counters = self.usage_counters.for_storage(storage, settings.counters_flush_s)
         state = UsageState(settings=settings, clock=self.clock, instance_uuid=instance_uuid, storage=storage,
                            intake_caps=IntakeCaps(settings.intake_max_per_instance_per_day,
                                                   settings.intake_max_per_client_per_day,
                                                   settings.intake_max_total_bytes),
-                           collector_set=self.collector_set, usage_counters=self.usage_counters,
+                           collector_set=self.collector_set, usage_counters=counters,
                            data_tasks=self.data_tasks)
+        state.scheduled_tasks.update(task.name for task in self.data_tasks.tasks)  # stored above
         app.extensions[EXTENSION_KEY] = state
         # Every request of the app counted for /api/stats (request_metrics.py), in this process.
         metrics = RequestMetrics(app.wsgi_app)
@@ -86,7 +87,6 @@ class UsageCollection:
 
         register_routes(app)
         register_admin(app)
-        self.app = app
 
     # Collectors (Kibana's usageCollection.makeUsageCollector / registerCollector)
 
@@ -108,9 +108,9 @@ class UsageCollection:
     def get_collector_set(self) -> CollectorSet:
         return self.collector_set
 
-    def bulk_fetch(self, *, only_usage: bool = False) -> list[dict[str, Any]]:
-        """Fetch every ready collector now."""
-        state = self._state()
+    def bulk_fetch(self, *, only_usage: bool = False, app: Flask | None = None) -> list[dict[str, Any]]:
+        """Fetch every ready collector now, for ``app`` (default: the current app)."""
+        state = self._state(app)
         with state.fetch_context() as context:
             return state.collector_set.bulk_fetch(context, only_usage=only_usage,
                                                   wait_s=state.settings.collector_wait_s)
@@ -130,14 +130,11 @@ class UsageCollection:
         self.data_tasks.add(task)
         if self.collector_set.get_collector_by_type(DATA_TASKS_TYPE) is None:
             self.register_collector(self.data_tasks.status_collector())
-        if self.app is not None:  # registered after init_app: store its schedule now
-            state = get_state(self.app)
-            state.storage.register_data_task(task.name, task.interval_s, state.clock())
-        return task
+        return task  # each app stores its schedule before its next run (UsageState.run_data_tasks)
 
-    def bulk_usage_fetch(self) -> list[dict[str, Any]]:
+    def bulk_usage_fetch(self, app: Flask | None = None) -> list[dict[str, Any]]:
         """Only the usage collectors, as OpenSearch Dashboards' ``bulkUsageFetch``: ``bulk_fetch(only_usage=True)``."""
-        return self.bulk_fetch(only_usage=True)
+        return self.bulk_fetch(only_usage=True, app=app)
 
     # Server usage counters (Kibana's usageCollection.createUsageCounter)
 
@@ -148,9 +145,24 @@ class UsageCollection:
     def get_usage_counter_by_domain_id(self, domain_id: str) -> UsageCounter | None:
         return self.usage_counters.get_usage_counter_by_domain_id(domain_id)
 
-    def _state(self) -> UsageState:
-        if has_app_context() and EXTENSION_KEY in current_app.extensions:
-            return get_state()
-        if self.app is None:
-            raise RuntimeError("UsageCollection.init_app(app) has not been called yet")
-        return get_state(self.app)
+    def _state(self, app: Flask | None) -> UsageState:
+        """``app``'s state, or the current app's. The extension keeps no app (Flask's extension
+        guide): one ``UsageCollection`` may serve several apps, each with its own database."""
+        if app is None and not has_app_context():
+            raise RuntimeError("no app: pass app=..., or call this inside `with app.app_context():` "
+                               "(after UsageCollection.init_app(app))")
+        state = (app or current_app).extensions.get(EXTENSION_KEY)
+        if state is None:
+            raise RuntimeError("UsageCollection.init_app(app) has not been called yet for this app")
+        return state
+
+    def _current_counters(self) -> UsageCounters | None:
+        """The usage counters of the app handling this request (or app context), when it is one
+        of this extension's apps; None outside any (the counter's first app gets it)."""
+        if not has_app_context():
+            return None
+        state = current_app.extensions.get(EXTENSION_KEY)
+        counters = state.usage_counters if state is not None else None
+        if counters is None or not counters.shares_counters_with(self.usage_counters):
+            return None
+        return counters

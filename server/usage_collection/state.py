@@ -69,6 +69,7 @@ class UsageState:
     telemetry_config: TelemetryConfig | None = None  # telemetry/service.py: the USAGE_TELEMETRY_* settings
     telemetry_sender: ServerSender | None = None  # telemetry/service.py, with USAGE_TELEMETRY_SEND_FROM=server
     opt_in_report: threading.Thread | None = None  # routes/telemetry.py: the last opt-in status report sent
+    scheduled_tasks: set[str] = field(default_factory=set, repr=False)  # data tasks whose row this app stored
     _background_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = False
 
@@ -95,7 +96,13 @@ class UsageState:
         return run_rollups(self.storage, self.clock(), self.settings, domains)
 
     def run_data_tasks(self) -> list[str]:
-        """Run every data task that is due and that this process wins the claim for; their names."""
+        """Run every data task that is due and that this process wins the claim for; their names.
+        A task registered after ``init_app`` gets its schedule row here first (the extension
+        keeps no app to store it in when it is registered)."""
+        unscheduled = [task for task in self.data_tasks.tasks if task.name not in self.scheduled_tasks]
+        for task in unscheduled:
+            self.storage.register_data_task(task.name, task.interval_s, self.clock())
+            self.scheduled_tasks.add(task.name)
         return self.data_tasks.run_due(self.storage, self.clock, self.fetch_context)
 
     def start_background(self) -> None:

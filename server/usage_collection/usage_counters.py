@@ -57,7 +57,7 @@ class UsageCounter:
             if problem:
                 logger.warning("usage counter %r: increment dropped: %s", self.domain_id, problem)
                 return
-            self._service._add(self.domain_id, str(counter_name), counter_type, increment_by)
+            self._service.route()._add(self.domain_id, str(counter_name), counter_type, increment_by)
         except Exception:  # noqa: BLE001 - counting must never break the caller
             logger.exception("usage counter %r: increment dropped", self.domain_id)
 
@@ -80,7 +80,12 @@ def _argument_problem(name: Any, kind: Any, by: Any, namespace: Any, unexpected:
 
 
 class UsageCounters:
-    """The service: counter sets by domain, one shared buffer, one flush thread."""
+    """The service: counter sets by domain, one shared buffer, one flush thread.
+
+    One ``UsageCollection`` on several apps (each its own database) has one service per app
+    (``for_storage``): they share the counter sets, each buffers and writes its own app's
+    increments. ``router`` picks the service of the app handling the current request (or
+    app context); outside any, increments go to the first app's."""
 
     def __init__(self, clock: Callable[[], datetime], *, storage: Storage | None = None,
                  flush_interval_s: float = DEFAULTS.counters_flush_s,
@@ -100,6 +105,27 @@ class UsageCounters:
         self._started = False
         self._closed = False
         self._dropped = 0
+        self.router: Callable[[], "UsageCounters | None"] | None = None
+
+    def for_storage(self, storage: Storage, flush_interval_s: float) -> "UsageCounters":
+        """This service bound to ``storage`` (the first app, or one on the same database), else
+        a new service for that app's database sharing these counter sets and this router."""
+        if self.storage is None or self.storage.url == storage.url:
+            self.bind(storage, flush_interval_s)
+            return self
+        other = UsageCounters(self.clock, storage=storage, flush_interval_s=flush_interval_s, retries=self.retries,
+                              retry_base_delay_s=self.retry_base_delay_s, max_buffered=self.max_buffered)
+        other._counters = self._counters
+        other.router = self.router
+        return other
+
+    def shares_counters_with(self, other: "UsageCounters") -> bool:
+        return self._counters is other._counters
+
+    def route(self) -> "UsageCounters":
+        """Where an increment made now goes: the current app's service, else this one."""
+        chosen = self.router() if self.router is not None else None
+        return chosen if chosen is not None else self
 
     def bind(self, storage: Storage, flush_interval_s: float) -> None:
         """Point the service at an app's storage (``init_app``); buffered increments are kept."""

@@ -55,6 +55,8 @@ def test_opt_in_is_stored_with_the_version(client, app, enabled):
     ('{"enabled": true}', {}, 400, XSRF_MESSAGE),
     ('{"enabled": true}', {"Origin": "http://evil.example"}, 400, XSRF_MESSAGE),
     ('{"enabled": true}', {**XSRF, "Content-Type": "text/plain"}, 415, "Unsupported Media Type"),
+    ('{"enabled": true}', {**XSRF, "Content-Type": "application/json; charset=iso-8859-1"}, 415,
+     "Unsupported Media Type 'application/json; charset=iso-8859-1': send application/json."),
     ('{"enabled": true, "pad": "' + "x" * 300_000 + '"}', XSRF, 413, "larger than the limit"),
 ])
 def test_opt_in_refuses_bad_requests_and_stores_nothing(rows, client, app, body, headers, status, message):
@@ -69,6 +71,18 @@ def test_opt_in_refuses_bad_requests_and_stores_nothing(rows, client, app, body,
 def test_same_origin_write_needs_no_xsrf_header(client):
     response = client.post(OPT_IN, json={"enabled": True}, headers={"Origin": "http://localhost"})
     assert response.status_code == 200
+
+
+def test_an_origin_allowed_to_post_reports_may_not_change_telemetry(rows, make_app):
+    """USAGE_ALLOWED_ORIGINS lets a site post *reports* without kbn-xsrf, never admin writes."""
+    app = make_app(USAGE_ALLOWED_ORIGINS="https://shop.example")
+    client = app.test_client()
+    site = {"Origin": "https://shop.example"}
+    report = {"report": {"reportVersion": 3}}
+    assert client.post("/api/ui_counters/_report", json=report, headers=site).status_code == 200
+    response = client.post(OPT_IN, json={"enabled": True}, headers=site)
+    assert (response.status_code, response.get_json()["message"]) == (400, XSRF_MESSAGE)
+    assert rows(app, "telemetry_state") == []
 
 
 @pytest.mark.parametrize("fixed", [True, False])
@@ -244,6 +258,9 @@ def test_with_a_token_the_bearer_or_basic_password_is_required(make_app, method,
     wrong = client.open(path, method=method, json=body, environ_base=remote,
                         headers={**XSRF, "Authorization": "Bearer nope"})
     assert wrong.status_code == 401
+    wrong_basic = base64.b64encode(b"admin:s3cre").decode()
+    assert client.open(path, method=method, json=body, environ_base=remote,
+                       headers={**XSRF, "Authorization": f"Basic {wrong_basic}"}).status_code == 401
     basic = base64.b64encode(b"admin:s3cret").decode()
     for authorization in ("Bearer s3cret", f"Basic {basic}"):
         ok = client.open(path, method=method, json=body, environ_base=remote,
