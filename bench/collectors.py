@@ -84,7 +84,7 @@ def main() -> int:
         app.config.update(USAGE_DB=db_path, USAGE_ROLLUP_INTERVAL_S=0)
         usage = UsageCollection(app, clock=lambda: NOW)
         state = app.extensions["usage_collection"]
-        ms, results = timed(lambda: usage.bulk_fetch(only_usage=True))
+        ms, results = timed(lambda: usage.bulk_fetch(only_usage=True, app=app))
         fetch_ms = ms
         output = state.collector_set.to_object(results)  # type: ignore[arg-type]
         print(f"bulk_fetch (built-ins): {ms:.1f} ms median, usage JSON {len(json.dumps(output)) / 1024:.0f} KiB, "
@@ -114,7 +114,7 @@ def main() -> int:
         started = time.perf_counter()
         again = state.run_rollups()
         print(f"second rollup: {(time.perf_counter() - started) * 1000:.1f} ms, {again.as_dict()}")
-        after = state.collector_set.to_object(usage.bulk_fetch(only_usage=True))["application_usage"]
+        after = state.collector_set.to_object(usage.bulk_fetch(only_usage=True, app=app))["application_usage"]
         print(f"app0 clicks_total before/after rollup: {before}/{after['app0']['clicks_total']}")
         state.close()
         del usage
