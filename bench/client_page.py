@@ -49,6 +49,8 @@ from typing import Any, Callable
 
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
+from usage_collection.settings import load_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT / "bench" / "pages"
 RUNTIMES = ("brython", "pyodide")
@@ -140,7 +142,7 @@ def start_server(db_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         raise SystemExit("the server did not start")
     # The Pyodide snapshot is built in the background on a first start (~5 s): measure with it.
     deadline = time.monotonic() + 120
-    while os.environ.get("USAGE_PYODIDE_SNAPSHOT", "true").lower() not in ("0", "false", "no", "off"):
+    while load_settings(environ=env).pyodide_snapshot:  # the server's own reading of USAGE_PYODIDE_SNAPSHOT
         with urllib.request.urlopen(url + "/usage/pyodide-info.json", timeout=5) as response:
             info = json.load(response)
         if info["snapshotURL"] or info["error"] or time.monotonic() > deadline:

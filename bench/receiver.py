@@ -119,7 +119,7 @@ def phase(name: str, db: str | None, workers: int, seconds: float, tmp: Path, ru
         if name.endswith("_limits"):
             env.update({"USAGE_LIMITS_EXEMPT": "", "USAGE_RATE_LIMIT_PER_MINUTE": "1000000000"})
         env["USAGE_DB"] = db or ""
-        storage = open_storage(env["USAGE_DB"])
+        storage = open_storage(db or "")
         storage.migrate()  # as serve does before the workers start
         storage.close()
     path = PATH + "?dry_run=true" if name == "dry_run" else PATH

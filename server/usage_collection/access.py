@@ -26,14 +26,15 @@ from __future__ import annotations
 import functools
 import hmac
 import ipaddress
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 from flask import request
 
 from .errors import ApiError
+from .settings import Settings
 from .state import get_state
 
-TOKEN_SETTING = "USAGE_STATS_TOKEN"
+TOKEN_SETTING = "USAGE_STATS_TOKEN"  # this and the two below are named in the 401 and 403 messages
 # Headers a cross-site form cannot send: Kibana's, and OpenSearch Dashboards' names for them.
 XSRF_HEADERS = ("kbn-xsrf", "kbn-version", "osd-xsrf", "osd-version")
 PROXIES_SETTING = "USAGE_TRUSTED_PROXIES"
@@ -97,34 +98,34 @@ def _parse_networks(values: tuple[str, ...] | str) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip())
 
 
-def _settings() -> Mapping[str, Any]:
+def _settings() -> Settings:
     return get_state().settings
 
 
-def peer_is_trusted_proxy(settings: Mapping[str, Any] | None = None) -> bool:
+def peer_is_trusted_proxy(settings: Settings | None = None) -> bool:
     """The TCP peer is one of ``USAGE_TRUSTED_PROXIES`` (or the app applied ProxyFix itself)."""
     if PROXY_FIX_KEY in request.environ:
         return True
-    return in_networks(request.remote_addr, (settings or _settings()).get(PROXIES_SETTING))
+    return in_networks(request.remote_addr, (settings or _settings()).trusted_proxies)
 
 
-def client_address(settings: Mapping[str, Any] | None = None) -> str | None:
+def client_address(settings: Settings | None = None) -> str | None:
     """This request's client: the peer, or, from a trusted proxy, the right-most
     ``X-Forwarded-For`` entry that is not itself a trusted proxy (entries to its left were
     written by the client and may be forged)."""
     settings = settings or _settings()
     peer = request.remote_addr
-    if PROXY_FIX_KEY in request.environ or not in_networks(peer, settings.get(PROXIES_SETTING)):
+    if PROXY_FIX_KEY in request.environ or not in_networks(peer, settings.trusted_proxies):
         return peer
     hops = [hop.strip() for value in request.headers.getlist("X-Forwarded-For") for hop in value.split(",")]
     hops = [hop for hop in hops if hop]
     for hop in reversed(hops):
-        if not in_networks(hop, settings.get(PROXIES_SETTING)):
+        if not in_networks(hop, settings.trusted_proxies):
             return hop
     return hops[0] if hops else peer
 
 
-def forwarded_by_untrusted_peer(settings: Mapping[str, Any] | None = None) -> bool:
+def forwarded_by_untrusted_peer(settings: Settings | None = None) -> bool:
     """The request carries a forwarding header, but its peer is not a trusted proxy: it came
     through a proxy nobody configured (or claims to), so it is nobody's local request."""
     if peer_is_trusted_proxy(settings):
@@ -168,7 +169,7 @@ def token_matches(supplied: str, token: Any) -> bool:
 def require_admin(what: str | None = None) -> None:
     """Raise ``ApiError`` (401 or 403) unless this request may read operator data."""
     route = what or f"{request.method} {request.path}"
-    token = get_state().settings.get(TOKEN_SETTING)
+    token = get_state().settings.stats_token
     if token:
         supplied = bearer_token(request.headers.get("Authorization"))
         if supplied is None:
@@ -189,7 +190,7 @@ def require_admin(what: str | None = None) -> None:
                             f"from {request.remote_addr}, which is not in {PROXIES_SETTING}, so it is not "
                             f"treated as local. List your reverse proxy in {PROXIES_SETTING}, or {hint[0].lower()}"
                             f"{hint[1:]}")
-    if not host_is_allowed(request.host, settings.get(HOSTS_SETTING) or []):
+    if not host_is_allowed(request.host, settings.allowed_hosts):
         raise ApiError(403, f"{route}: the Host {host_name(request.host)!r} is not a loopback name (localhost, "
                             f"127.0.0.1, [::1]) nor in {HOSTS_SETTING}, so this is not treated as a local "
                             f"request (a DNS-rebinding page would send its own name). Add the name to "
@@ -201,7 +202,7 @@ def require_admin_access(*, page: bool = False) -> None:
     Basic whose password is the token: a browser cannot add a bearer header to a page it
     navigates to, so a page's 401 challenges with Basic and the browser shows its login
     prompt (any user name), then sends it on the page's own requests."""
-    token = get_state().settings.get(TOKEN_SETTING)
+    token = get_state().settings.stats_token
     auth = request.authorization
     if token and auth is not None and auth.type == "basic" and auth.password is not None:
         if token_matches(auth.password, token):

@@ -19,7 +19,7 @@ from flask import Flask
 from .app import create_app
 from .state import EXTENSION_KEY, UsageState
 from .schema_check import SCHEMA_FILE, diff_mappings, read_mapping, write_mapping
-from .settings import SettingError, load_settings
+from .settings import SettingError, Settings, load_settings
 from .stats_payload import build_stats_payload
 from .storage import StorageError, describe_url, is_postgres_url, open_storage
 
@@ -32,9 +32,9 @@ def main() -> None:
     """Usage telemetry for web apps: a Kibana-compatible receiver on SQLite or PostgreSQL."""
 
 
-def _prepare_database() -> None:
+def _prepare_database(db_url: str) -> None:
     try:
-        storage = open_storage(str(load_settings()["USAGE_DB"]))
+        storage = open_storage(db_url)
         try:
             storage.migrate()
         finally:
@@ -49,7 +49,7 @@ class SettingsError(click.ClickException):
     exit_code = 2
 
 
-def _check_settings() -> dict[str, object]:
+def _check_settings() -> Settings:
     """Every setting parsed and range-checked once, before anything starts."""
     try:
         return load_settings()
@@ -78,9 +78,9 @@ def serve(host: str, port: int, db_path: str | None, workers: int, trusted_proxi
         os.environ["USAGE_TRUSTED_PROXIES"] = ",".join(trusted_proxies)
     settings = _check_settings()
     command = gunicorn_command(host, port, workers)
-    _prepare_database()  # created, in WAL and migrated once, before the workers race to do it
+    _prepare_database(settings.db)  # created, in WAL and migrated once, before the workers race to do it
     click.echo(f"usage-collection: serving on http://{_url_host(host)}:{port}/ with {workers} gunicorn "
-               f"worker(s) (database {describe_url(str(settings['USAGE_DB']))})")
+               f"worker(s) (database {describe_url(settings.db)})")
     sys.stdout.flush()
     sys.stderr.flush()
     # The server replaces this process, so a service manager's SIGTERM reaches gunicorn's
@@ -132,7 +132,7 @@ def _usage_state(db_path: str | None, app_path: str | None = None) -> Iterator[U
         app = _load_user_app(app_path)
     else:
         settings = _check_settings()  # a bad USAGE_* variable: one line naming it, exit 2
-        path = db_path or str(settings["USAGE_DB"])
+        path = db_path or settings.db
         if not is_postgres_url(path) and not Path(path).is_file():
             raise click.ClickException(f"no database file at {path} (pass --db FILE or set USAGE_DB)")
         try:
@@ -215,13 +215,13 @@ def rollup(db_path: str | None) -> None:
         return
     click.echo(f"application_usage: rolled {summary.application_usage_days_rolled} daily rows into "
                f"{summary.application_usage_totals_updated} totals (days older than "
-               f"{settings['USAGE_APP_USAGE_KEEP_DAYS']})")
+               f"{settings.app_usage_keep_days})")
     click.echo(f"usage_counters: deleted {summary.usage_counters_deleted} daily rows (older than "
-               f"{settings['USAGE_UI_COUNTERS_KEEP_DAYS']} days)")
+               f"{settings.ui_counters_keep_days} days)")
     click.echo(f"reports_seen: forgot {summary.reports_seen_deleted} report ids (older than "
-               f"{settings['USAGE_REPORT_IDS_KEEP_DAYS']} days)")
+               f"{settings.report_ids_keep_days} days)")
     click.echo(f"intake: deleted {summary.intake_rows_deleted} snapshots and opt-in changes (older than "
-               f"{settings['USAGE_INTAKE_KEEP_DAYS']} days)")
+               f"{settings.intake_keep_days} days)")
 
 
 @main.command("copy")

@@ -9,6 +9,8 @@ from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
+from .settings import Settings
+
 
 class ApiError(Exception):
     """Raised anywhere in a request to answer ``status`` with ``message``."""
@@ -46,7 +48,7 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return response
 
 
-def register_error_handlers(app: Flask) -> None:
+def register_error_handlers(app: Flask, settings: Settings) -> None:
     """Every error, ours or Werkzeug's (404, 405, 413...), leaves in the same JSON shape."""
 
     @app.errorhandler(ApiError)
@@ -64,6 +66,6 @@ def register_error_handlers(app: Flask) -> None:
             message = ("[request body]: the body ended before its Content-Length (the client disconnected); "
                        "nothing was stored.")
         if status == 413:
-            limit = app.config.get("USAGE_MAX_BODY_BYTES")
+            limit = settings.max_body_bytes
             message = f"Request body is larger than the limit of {limit} bytes."
         return error_response(status, message)

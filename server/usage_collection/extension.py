@@ -55,11 +55,11 @@ class UsageCollection:
     def init_app(self, app: Flask) -> None:
         overrides = {key: value for key, value in app.config.items() if key.startswith("USAGE_")}
         settings = load_settings(overrides)
-        app.config.update(settings)
-        storage = open_storage(str(settings["USAGE_DB"]))
-        storage.caps = Caps(new_names_per_day=int(settings["USAGE_MAX_NEW_NAMES_PER_DAY"]),
-                            user_agents_per_key=int(settings["USAGE_MAX_USER_AGENTS_PER_KEY"]),
-                            report_ids=int(settings["USAGE_MAX_REPORT_IDS"]))
+        app.config.update(settings)  # parsed values, for apps that read app.config["USAGE_*"]
+        storage = open_storage(settings.db)
+        storage.caps = Caps(new_names_per_day=settings.max_new_names_per_day,
+                            user_agents_per_key=settings.max_user_agents_per_key,
+                            report_ids=settings.max_report_ids)
         try:
             storage.migrate()
             instance_uuid = storage.instance_uuid()
@@ -67,11 +67,11 @@ class UsageCollection:
         except StorageError:
             storage.close()
             raise
-        counters = self.usage_counters.for_storage(storage, float(settings["USAGE_COUNTERS_FLUSH_S"]))
+        counters = self.usage_counters.for_storage(storage, settings.counters_flush_s)
         state = UsageState(settings=settings, clock=self.clock, instance_uuid=instance_uuid, storage=storage,
-                           intake_caps=IntakeCaps(int(settings["USAGE_INTAKE_MAX_PER_INSTANCE_PER_DAY"]),
-                                                  int(settings["USAGE_INTAKE_MAX_PER_CLIENT_PER_DAY"]),
-                                                  int(settings["USAGE_INTAKE_MAX_TOTAL_BYTES"])),
+                           intake_caps=IntakeCaps(settings.intake_max_per_instance_per_day,
+                                                  settings.intake_max_per_client_per_day,
+                                                  settings.intake_max_total_bytes),
                            collector_set=self.collector_set, usage_counters=counters,
                            data_tasks=self.data_tasks)
         state.scheduled_tasks.update(task.name for task in self.data_tasks.tasks)  # stored above
@@ -81,7 +81,7 @@ class UsageCollection:
         app.wsgi_app = metrics  # type: ignore[method-assign]
         state.request_metrics = metrics
         app.before_request(state.start_background)
-        register_error_handlers(app)
+        register_error_handlers(app, settings)
         from .admin import register_admin
         from .routes import register_routes
 
@@ -113,7 +113,7 @@ class UsageCollection:
         state = self._state(app)
         with state.fetch_context() as context:
             return state.collector_set.bulk_fetch(context, only_usage=only_usage,
-                                                  wait_s=float(state.settings["USAGE_COLLECTOR_WAIT_S"]))
+                                                  wait_s=state.settings.collector_wait_s)
 
     # Data telemetry tasks (the APM plugin's "Data Telemetry"; data_tasks.py)
 

@@ -24,9 +24,10 @@ Your own settings file can still be used instead: ``gunicorn -c yours.py usage_c
 from __future__ import annotations
 
 import ipaddress
-import os
 import sys
 from typing import Any
+
+from .settings import load_settings
 
 worker_class = "gevent"
 worker_connections = 1000
@@ -42,8 +43,8 @@ accesslog = "-"
 control_socket_disable = True
 # The scheme (X-Forwarded-Proto) is believed only from the proxies the app trusts for the
 # client address: USAGE_TRUSTED_PROXIES, which serve --trusted-proxy sets.
-forwarded_allow_ips = ",".join(str(ipaddress.ip_network(item.strip(), strict=False))
-                               for item in os.environ.get("USAGE_TRUSTED_PROXIES", "").split(",") if item.strip())
+forwarded_allow_ips = ",".join(str(ipaddress.ip_network(item, strict=False))
+                               for item in load_settings().trusted_proxies)
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -27,16 +27,14 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Mapping
 
 from .access import client_address, client_ip, forwarded_by_untrusted_peer, in_networks
 from .errors import ApiError
+from .settings import Settings
 from .storage import KeyLimitHit, Storage
 
-RATE_SETTING = "USAGE_RATE_LIMIT_PER_MINUTE"
+RATE_SETTING = "USAGE_RATE_LIMIT_PER_MINUTE"  # named in the 429 messages
 KEYS_SETTING = "USAGE_MAX_NEW_KEYS_PER_CLIENT_PER_DAY"
-EXEMPT_SETTING = "USAGE_LIMITS_EXEMPT"
-IPV6_PREFIX_SETTING = "USAGE_LIMITS_IPV6_PREFIX"
 WINDOW_S = 60
 
 
@@ -47,10 +45,10 @@ class LimitExceeded(ApiError):
         super().__init__(429, message, {"Retry-After": str(max(1, retry_after_s))})
 
 
-def client_key(address: str | None, settings: Mapping[str, Any]) -> str:
+def client_key(address: str | None, settings: Settings) -> str:
     """What the limits count under: an IPv4 address, or the IPv6 network of
     ``USAGE_LIMITS_IPV6_PREFIX`` bits holding the address (``2001:db8:1:2::/64``)."""
-    return _client_key(address, int(settings.get(IPV6_PREFIX_SETTING) or 64))
+    return _client_key(address, settings.limits_ipv6_prefix)
 
 
 @lru_cache(maxsize=4096)
@@ -64,7 +62,7 @@ def _client_key(address: str | None, prefix: int) -> str:
     return str(ip)
 
 
-def request_client(settings: Mapping[str, Any]) -> tuple[str, bool]:
+def request_client(settings: Settings) -> tuple[str, bool]:
     """(the key this request is counted under, whether the limits apply to it). A request
     carrying forwarding headers from a peer that is not a trusted proxy is never exempt."""
     address = client_address(settings)
@@ -72,10 +70,10 @@ def request_client(settings: Mapping[str, Any]) -> tuple[str, bool]:
     return client_key(address, settings), limited
 
 
-def is_exempt(address: str | None, settings: Mapping[str, Any]) -> bool:
+def is_exempt(address: str | None, settings: Settings) -> bool:
     """True when ``address`` is inside one of the ``USAGE_LIMITS_EXEMPT`` networks (parsed
     once per value of the setting, ``access.parse_networks``)."""
-    return in_networks(address, settings.get(EXEMPT_SETTING))
+    return in_networks(address, settings.limits_exempt)
 
 
 def check_rate(storage: Storage, client: str, now: datetime, limit: int) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping, NamedTuple
+from typing import NamedTuple
+
+from .settings import DEFAULTS, Settings
 
 USER_AGENT_MAX_LENGTH = 1024
 # MAX_ENTRY_VALUE (10^9, from report.py): the most one entry of one report may add (total,
@@ -26,22 +28,22 @@ WHOLE_NUMBER_FIELDS = frozenset({"total", "numberOfClicks", "sum"})
 
 @dataclass(frozen=True)
 class Limits:
-    """Size limits, from the ``USAGE_MAX_*`` settings."""
+    """Size limits, from the ``USAGE_MAX_*`` settings (their defaults when built bare)."""
 
-    max_entries: int = 1000
-    max_name_length: int = 256
+    max_entries: int = DEFAULTS.max_entries
+    max_name_length: int = DEFAULTS.max_name_length
     max_user_agent_length: int = USER_AGENT_MAX_LENGTH
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "Limits":
+    def from_settings(cls, settings: Settings) -> "Limits":
         """The same instance for the same values (every report asks): its fast path's structs
         are looked up by it (``validation_fast``)."""
-        return _limits(cls, settings["USAGE_MAX_ENTRIES"], settings["USAGE_MAX_NAME_LENGTH"])
+        return _limits(cls, settings.max_entries, settings.max_name_length)
 
 
 @lru_cache(maxsize=32)
-def _limits(cls: type[Limits], max_entries: Any, max_name_length: Any) -> Limits:
-    return cls(max_entries=int(max_entries), max_name_length=int(max_name_length))
+def _limits(cls: type[Limits], max_entries: int, max_name_length: int) -> Limits:
+    return cls(max_entries=max_entries, max_name_length=max_name_length)
 
 
 class UiCounter(NamedTuple):

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+from .settings import Settings
 from .storage import Storage
 from .timeutil import first_day_within, iso_timestamp, utc_day
 
@@ -53,20 +54,18 @@ def apply_counter_retention(storage: Storage, now: datetime, keep_days: int,
     return storage.apply_counter_retention(first_day_within(now, keep_days), overrides)
 
 
-def run_rollups(storage: Storage, now: datetime, settings: Mapping[str, Any],
+def run_rollups(storage: Storage, now: datetime, settings: Settings,
                 domain_keep_days: Mapping[str, int] | None = None) -> RollupSummary:
     """Every upkeep task under the ``rollups`` lock; each step is its own transaction."""
     with storage.try_lock(LOCK) as got:
         if not got:
             return RollupSummary(skipped=True)
-        rolled, totals = roll_application_usage(storage, now, int(settings["USAGE_APP_USAGE_KEEP_DAYS"]))
-        deleted = apply_counter_retention(storage, now, int(settings["USAGE_UI_COUNTERS_KEEP_DAYS"]),
-                                          domain_keep_days)
+        rolled, totals = roll_application_usage(storage, now, settings.app_usage_keep_days)
+        deleted = apply_counter_retention(storage, now, settings.ui_counters_keep_days, domain_keep_days)
         storage.known_keys.clear()  # names retention deleted are new again
-        ids_keep = int(settings["USAGE_REPORT_IDS_KEEP_DAYS"])
-        pruned = storage.prune_seen_reports(iso_timestamp(now - timedelta(days=ids_keep)))
+        pruned = storage.prune_seen_reports(iso_timestamp(now - timedelta(days=settings.report_ids_keep_days)))
         pruned += storage.cap_report_ids()
-        intake_keep = int(settings["USAGE_INTAKE_KEEP_DAYS"])
+        intake_keep = settings.intake_keep_days
         intake = storage.prune_intake(first_day_within(now, intake_keep)) if intake_keep > 0 else 0
         epoch = int(now.timestamp())
         storage.prune_limits(utc_day(now), epoch - epoch % 60 - 60)

@@ -11,22 +11,19 @@ browser sender posts. No inline script or style is allowed (the pages have none)
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any, Mapping
 
 from flask import Blueprint, Response
 
+from .settings import Settings
 from .state import get_state
 
-URL_SETTINGS = ("USAGE_TELEMETRY_URL", "USAGE_TELEMETRY_OPT_IN_STATUS_URL")
 
-
-def content_security_policy(settings: Mapping[str, Any]) -> str:
+def content_security_policy(settings: Settings) -> str:
     """The admin pages' CSP for these settings."""
     connect = ["'self'"]
-    for name in URL_SETTINGS:
-        value = settings.get(name)
+    for value in (settings.telemetry_url, settings.telemetry_opt_in_status_url):
         if value:
-            parts = urllib.parse.urlsplit(str(value))
+            parts = urllib.parse.urlsplit(value)
             origin = f"{parts.scheme}://{parts.netloc}"
             if origin not in connect:
                 connect.append(origin)

@@ -28,6 +28,7 @@ from .data_tasks import DataTasks
 from .group_commit import GroupCommit
 from .request_metrics import RequestMetrics
 from .rollups import RollupSummary, run_rollups
+from .settings import Settings
 from .storage import IntakeCaps, Storage
 from .usage_counters import UsageCounters
 
@@ -50,7 +51,7 @@ def utc_now() -> datetime:
 class UsageState:
     """Everything one app's usage collection holds; reachable as ``app.extensions["usage_collection"]``."""
 
-    settings: dict[str, Any]
+    settings: Settings
     clock: Clock
     instance_uuid: str
     storage: Storage
@@ -73,12 +74,12 @@ class UsageState:
     _closed: bool = False
 
     def __post_init__(self) -> None:
-        self.group_commit = GroupCommit(self.storage, window_s=float(self.settings["USAGE_GROUP_COMMIT_MS"]) / 1000,
-                                        max_reports=int(self.settings["USAGE_GROUP_COMMIT_MAX_REPORTS"]))
+        self.group_commit = GroupCommit(self.storage, window_s=self.settings.group_commit_ms / 1000,
+                                        max_reports=self.settings.group_commit_max_reports)
 
     @property
     def db_url(self) -> str:
-        return str(self.settings["USAGE_DB"])
+        return self.settings.db
 
     @contextmanager
     def fetch_context(self, now: datetime | None = None) -> Iterator[FetchContext]:
@@ -115,7 +116,7 @@ class UsageState:
                     self.data_task_thread.start()
         if self.rollup_task is not None or self._closed:
             return
-        interval = float(self.settings["USAGE_ROLLUP_INTERVAL_S"])
+        interval = self.settings.rollup_interval_s
         if interval <= 0:
             return
         with self._background_lock:

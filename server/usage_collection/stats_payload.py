@@ -51,7 +51,7 @@ def service_block(state: "UsageState", db: Storage, transport_address: str | Non
     version, snapshot, _ = __version__.partition("-SNAPSHOT")
     block: dict[str, Any] = {
         "uuid": state.instance_uuid,
-        "name": state.settings["USAGE_SERVICE_NAME"],
+        "name": state.settings.service_name,
         "index": db.description,
         "host": socket.gethostname(),
         "version": version,
@@ -68,7 +68,7 @@ def fetch_usage(state: "UsageState", db: Storage, now: datetime, *, only_usage: 
     """Every ready collector's output keyed by type, ``usage_collector_stats`` included."""
     with state.fetch_context(now) as context:
         return CollectorSet.to_object(state.collector_set.bulk_fetch(
-            context, only_usage=only_usage, wait_s=float(state.settings["USAGE_COLLECTOR_WAIT_S"])))
+            context, only_usage=only_usage, wait_s=state.settings.collector_wait_s))
 
 
 def build_stats_payload(state: "UsageState", db: Storage, now: datetime, *, extended: bool = True,

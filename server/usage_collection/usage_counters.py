@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from .background import PeriodicTask
+from .settings import DEFAULTS
 from .storage import Storage, StorageError
 from .timeutil import iso_timestamp, utc_day
 
@@ -86,7 +87,8 @@ class UsageCounters:
     increments. ``router`` picks the service of the app handling the current request (or
     app context); outside any, increments go to the first app's."""
 
-    def __init__(self, clock: Callable[[], datetime], *, storage: Storage | None = None, flush_interval_s: float = 5.0,
+    def __init__(self, clock: Callable[[], datetime], *, storage: Storage | None = None,
+                 flush_interval_s: float = DEFAULTS.counters_flush_s,
                  retries: int = RETRIES, retry_base_delay_s: float = RETRY_BASE_DELAY_S,
                  max_buffered: int = MAX_BUFFERED_KEYS) -> None:
         self.clock = clock

@@ -184,9 +184,10 @@ def test_the_ipv6_prefix_is_configurable(db_path):
 
 def test_client_key_by_hand():
     from usage_collection.limits import client_key
+    from usage_collection.settings import load_settings
 
-    settings = {"USAGE_LIMITS_IPV6_PREFIX": 64}
+    settings = load_settings(environ={})  # the default prefix: 64
     assert client_key("2001:db8:1:2:aaaa::1", settings) == "2001:db8:1:2::/64"
     assert client_key("::ffff:198.51.100.7", settings) == "198.51.100.7"
     assert client_key("198.51.100.7", settings) == "198.51.100.7"
-    assert client_key("2001:db8:1:2:aaaa::1", {"USAGE_LIMITS_IPV6_PREFIX": 48}) == "2001:db8:1::/48"
+    assert client_key("2001:db8:1:2:aaaa::1", settings.updated({"USAGE_LIMITS_IPV6_PREFIX": 48})) == "2001:db8:1::/48"

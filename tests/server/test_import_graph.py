@@ -36,8 +36,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "system_metrics", "api_fields", "schema_check", "background",
                 "bundle", "brython_precompile", "pyodide_snapshot", "client_wheel", "build_cache")),
     ("storage", ("storage",)),
-    ("foundation", ("validation", "validation_fast", "report_v1", "errors", "settings", "timeutil", "version",
-                    "report_types")),
+    ("foundation", ("validation", "validation_fast", "report_v1", "errors", "settings", "setting_parsers", "timeutil",
+                    "version", "report_types")),
 ]
 
 

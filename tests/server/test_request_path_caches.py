@@ -12,6 +12,7 @@ from flask import Flask
 
 from usage_collection import UsageCollection
 from usage_collection.access import parse_networks
+from usage_collection.settings import load_settings
 from usage_collection.validation import Limits
 
 URL = "/api/ui_counters/_report"
@@ -49,12 +50,12 @@ def test_two_apps_in_one_process_keep_their_own_exemptions(tmp_path):
 
 def test_an_exemption_changed_at_run_time_applies_to_the_next_request(tmp_path):
     app = make_app(tmp_path / "a.db", USAGE_LIMITS_EXEMPT=["198.51.100.0/24"])
-    settings = app.extensions["usage_collection"].settings
+    state = app.extensions["usage_collection"]
     try:
         assert statuses(app, "198.51.100.9") == [200, 200, 200]
-        settings["USAGE_LIMITS_EXEMPT"] = ["192.0.2.1"]  # exempt requests were not counted: 2 more pass
+        state.settings = state.settings.updated({"USAGE_LIMITS_EXEMPT": ["192.0.2.1"]})  # not counted: 2 more pass
         assert statuses(app, "198.51.100.9") == [200, 200, 429]
-        settings["USAGE_LIMITS_EXEMPT"] = "192.0.2.1, 198.51.100.9"
+        state.settings = state.settings.updated({"USAGE_LIMITS_EXEMPT": "192.0.2.1, 198.51.100.9"})
         assert statuses(app, "198.51.100.9") == [200, 200, 200]
     finally:
         app.extensions["usage_collection"].close()
@@ -63,15 +64,15 @@ def test_an_exemption_changed_at_run_time_applies_to_the_next_request(tmp_path):
 def test_a_trusted_proxy_changed_at_run_time_applies_to_the_next_request(tmp_path):
     """Behind a trusted proxy the forwarded client is counted (and is not loopback-exempt)."""
     app = make_app(tmp_path / "a.db")
-    settings = app.extensions["usage_collection"].settings
+    state = app.extensions["usage_collection"]
     forwarded = {"X-Forwarded-For": "203.0.113.50"}
     try:
         # An untrusted peer: counted under its own address, and never exempt.
         assert statuses(app, "127.0.0.1", 3, forwarded) == [200, 200, 429]
-        settings["USAGE_TRUSTED_PROXIES"] = ["127.0.0.1"]
+        state.settings = state.settings.updated({"USAGE_TRUSTED_PROXIES": ["127.0.0.1"]})
         assert statuses(app, "127.0.0.1", 3, forwarded) == [200, 200, 429]  # now the forwarded client, afresh
         assert statuses(app, "127.0.0.1", 3, {"X-Forwarded-For": "127.0.0.1"}) == [200, 200, 200]  # exempt
-        settings["USAGE_TRUSTED_PROXIES"] = []
+        state.settings = state.settings.updated({"USAGE_TRUSTED_PROXIES": []})
         assert statuses(app, "127.0.0.1", 1, forwarded) == [429]  # the peer's own count again
     finally:
         app.extensions["usage_collection"].close()
@@ -86,7 +87,8 @@ def test_networks_are_parsed_once_per_value():
 
 
 def test_limits_from_the_same_settings_are_one_object():
-    settings = {"USAGE_MAX_ENTRIES": 7, "USAGE_MAX_NAME_LENGTH": 9}
+    settings = load_settings({"USAGE_MAX_ENTRIES": 7, "USAGE_MAX_NAME_LENGTH": 9}, environ={})
     limits = Limits.from_settings(settings)
-    assert Limits.from_settings(dict(settings)) is limits
-    assert Limits.from_settings({**settings, "USAGE_MAX_ENTRIES": 8}) == Limits(8, 9)
+    assert Limits.from_settings(load_settings({"USAGE_MAX_ENTRIES": "7", "USAGE_MAX_NAME_LENGTH": "9"},
+                                              environ={})) is limits
+    assert Limits.from_settings(settings.updated({"USAGE_MAX_ENTRIES": 8})) == Limits(8, 9)

@@ -146,9 +146,9 @@ def test_the_rollup_thread_runs_at_start_and_stops_on_close(db, db_url, no_leake
     assert state.rollup_task is None
 
 
-@pytest.mark.parametrize("interval", [0, -1])
+@pytest.mark.parametrize("interval", [0, "0"])  # -1 is refused at start (test_settings_checked.py)
 def test_no_rollup_thread_when_the_interval_is_zero(app, interval):
     state = app.extensions["usage_collection"]
-    state.settings["USAGE_ROLLUP_INTERVAL_S"] = interval
+    state.settings = state.settings.updated({"USAGE_ROLLUP_INTERVAL_S": interval})
     app.test_client().get("/api/status")
     assert state.rollup_task is None

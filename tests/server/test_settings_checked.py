@@ -30,6 +30,7 @@ BAD_ENVIRONMENT = [
     ("USAGE_ALLOWED_HOSTS", "https://stats.example", "is not a host name"),
     ("USAGE_LIMITS_IPV6_PREFIX", "129", "129 is out of range: expected 16 to 128"),
     ("USAGE_COUNTERS_FLUSH_S", "0", "0.0 is out of range"),
+    ("USAGE_TELEMETRY_ALLOW_CHANGING", "false", "false needs USAGE_TELEMETRY_OPT_IN set to true or false"),
 ]
 
 
@@ -66,6 +67,7 @@ def test_other_commands_refuse_a_bad_environment_variable_too(tmp_path, command)
     ("USAGE_TELEMETRY_URL", "not-a-url", "is not an http:// or https:// URL"),
     ("USAGE_SERVICE_NAME", "", "expected a non-empty string"),
     ("USAGE_ROLLUP_INTERVAL_S", float("inf"), "inf is out of range"),
+    ("USAGE_ROLLUP_INTERVAL_S", -1, "-1.0 is out of range"),
 ])
 def test_create_app_checks_the_values_it_is_given(tmp_path, name, value, message):
     with pytest.raises(SettingError, match=f"^setting {name}: .*{message}"):
@@ -80,6 +82,6 @@ def test_good_values_are_parsed_to_the_types_the_code_reads():
     assert settings["USAGE_ROLLUP_INTERVAL_S"] == 0.0 and isinstance(settings["USAGE_ROLLUP_INTERVAL_S"], float)
     assert settings["USAGE_DEMO"] is True
     assert settings["USAGE_MAX_ENTRIES"] == 7
-    assert settings["USAGE_LIMITS_EXEMPT"] == ["10.0.0.0/8", "::1"]
+    assert settings["USAGE_LIMITS_EXEMPT"] == ("10.0.0.0/8", "::1")
     assert settings["USAGE_INTAKE_KEEP_DAYS"] == 0
-    assert settings["USAGE_ALLOWED_ORIGINS"] == ["https://shop.example", "http://localhost:8000"]
+    assert settings["USAGE_ALLOWED_ORIGINS"] == ("https://shop.example", "http://localhost:8000")

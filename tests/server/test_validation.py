@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from usage_collection.errors import BadRequest
+from usage_collection.settings import load_settings
 from usage_collection.validation import (ApplicationUsage, Limits, Report, UiCounter, UserAgent, field_rules,
                                          parse_json, parse_report, validate_body)
 from usage_reporter.report import (ENTRY_FIELDS, REPORT_FIELDS, application_usage_key, new_report, ui_counter_key,
@@ -61,7 +62,7 @@ def test_zero_total_is_accepted():
 
 
 def test_limits_come_from_the_settings():
-    limits = Limits.from_settings({"USAGE_MAX_ENTRIES": "7", "USAGE_MAX_NAME_LENGTH": 9})
+    limits = Limits.from_settings(load_settings({"USAGE_MAX_ENTRIES": "7", "USAGE_MAX_NAME_LENGTH": 9}, environ={}))
     assert (limits.max_entries, limits.max_name_length, limits.max_user_agent_length) == (7, 9, 1024)
     body = client_report()
     body["report"]["uiCounter"]["discover-click-open"]["eventName"] = "e" * 10

@@ -55,9 +55,9 @@ def _days() -> int:
 def dashboard() -> ResponseReturnValue:
     require_admin_access(page=True)
     settings = get_state().settings
-    version = chart_js_version(str(settings["USAGE_NODE_MODULES"]))
+    version = chart_js_version(settings.node_modules)
     response = Response(render_template("usage_collection/dashboard.html", chart_js_version=version,
-                                        intake_enabled=bool(settings["USAGE_INTAKE_ENABLED"]),
+                                        intake_enabled=settings.intake_enabled,
                                         **admin_context("dashboard")))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -67,7 +67,7 @@ def dashboard() -> ResponseReturnValue:
 def dashboard_json() -> ResponseReturnValue:
     require_admin_access()
     state = get_state()
-    data = dashboard_data(get_db(), state.clock(), _days(), bool(state.settings["USAGE_INTAKE_ENABLED"]))
+    data = dashboard_data(get_db(), state.clock(), _days(), state.settings.intake_enabled)
     response = jsonify(data)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -75,7 +75,7 @@ def dashboard_json() -> ResponseReturnValue:
 
 @blueprint.get("/usage/vendor/chart.js/<version>/" + CHART_JS_FILE)
 def chart_js(version: str) -> ResponseReturnValue:
-    node_modules = str(get_state().settings["USAGE_NODE_MODULES"])
+    node_modules = get_state().settings.node_modules
     installed = chart_js_version(node_modules)
     if installed is None:
         abort(404, description="Chart.js is not installed: run scripts/setup (npm ci) first.")
@@ -91,7 +91,7 @@ def admin_asset(folder: str, filename: str) -> ResponseReturnValue:
     """The admin pages' own files (public: code, not data); revalidated with an ETag."""
     if folder not in ASSET_FOLDERS:
         abort(404, description=f"No admin asset folder {folder!r}.")
-    response = send_from_directory(Path(get_state().settings["USAGE_STATIC_DIR"]) / folder, filename, max_age=0)
+    response = send_from_directory(Path(get_state().settings.static_dir) / folder, filename, max_age=0)
     response.headers["Cache-Control"] = "no-cache"
     if filename.endswith(".py"):
         response.mimetype = "text/x-python"

@@ -48,7 +48,7 @@ def admin_context(active: str) -> dict[str, Any]:
     browser_sender = config.send_from == "browser" and bool(config.telemetry_url)
     return {
         "active": active,
-        "service_name": state.settings["USAGE_SERVICE_NAME"],
+        "service_name": state.settings.service_name,
         "instance_uuid": state.instance_uuid,
         "config": config,
         "stored": stored,

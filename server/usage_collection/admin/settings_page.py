@@ -29,8 +29,8 @@ def settings_page() -> ResponseReturnValue:
         "usage_collection/settings.html",
         collectors=describe_collectors(),
         example_payload=json.dumps(snapshot[0]["stats"], indent=2, sort_keys=True),
-        honor_gpc=bool(state.settings["USAGE_HONOR_GPC"]),
-        intake_enabled=bool(state.settings["USAGE_INTAKE_ENABLED"]),
+        honor_gpc=state.settings.honor_gpc,
+        intake_enabled=state.settings.intake_enabled,
         last_failure=last_failure(get_db()),
         **admin_context("settings")))
     response.headers["Cache-Control"] = "no-store"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterator, Literal, Mapping
 
+from ..settings import Settings, load_settings
 from .schema import Schema, SchemaError, validate_schema
 from .validator import Checker, compile_checker, run_checker
 
@@ -37,13 +38,18 @@ class FetchContext(Mapping[str, Any]):
     ``context.storage.query("SELECT ... WHERE x = ?", [value])`` (``?`` placeholders on
     SQLite and PostgreSQL alike). ``context.db`` is a sqlite-utils ``Database`` on SQLite,
     for collectors written before PostgreSQL, and ``None`` on PostgreSQL. ``context.now``
-    is the clock's aware UTC datetime, ``context.settings`` the app's ``USAGE_*`` values.
+    is the clock's aware UTC datetime, ``context.settings`` the app's ``Settings``: typed
+    attributes (``context.settings.counters_report_days``), also readable by name
+    (``context.settings["USAGE_COUNTERS_REPORT_DAYS"]``). A plain mapping given here (a
+    test's ``{"USAGE_X": 1}``) is parsed into ``Settings`` over the defaults.
     """
 
     __slots__ = ("_values",)
 
     def __init__(self, db: Any, now: datetime, settings: Mapping[str, Any] | None = None, **extra: Any) -> None:
-        object.__setattr__(self, "_values", {"db": db, "now": now, "settings": dict(settings or {}), **extra})
+        if not isinstance(settings, Settings):
+            settings = load_settings(settings or {}, environ={})
+        object.__setattr__(self, "_values", {"db": db, "now": now, "settings": settings, **extra})
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]

@@ -22,9 +22,6 @@ from ..timeutil import first_day_within, normalise_timestamp
 from .collector import Collector, FetchContext, make_usage_collector
 from .schema import Schema
 
-DEFAULT_REPORT_DAYS = 3
-REPORT_DAYS_SETTING = "USAGE_COUNTERS_REPORT_DAYS"
-
 
 def daily_event_schema(domain: str, name: str, what: str) -> Schema:
     """The ``dailyEvents`` schema with Kibana's field names for ``domain`` and ``name``."""
@@ -42,8 +39,7 @@ def daily_events(context: FetchContext, source: str, domain: str, name: str) -> 
     """The window's rows as daily events, built in C (``dict(zip(...))``) since a busy
     deployment has thousands per day; only timestamps not already in Kibana's form are
     rewritten in Python."""
-    days = int(context.settings.get(REPORT_DAYS_SETTING, DEFAULT_REPORT_DAYS))
-    since = first_day_within(context.now, days)
+    since = first_day_within(context.now, context.settings.counters_report_days)
     rows = context.storage.daily_counter_rows(source, since)
     keys = (domain, name, "counterType", "lastUpdatedAt", "fromTimestamp", "total")
     events = list(map(dict, map(zip, repeat(keys), rows)))

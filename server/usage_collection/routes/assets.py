@@ -94,8 +94,8 @@ def shared_assets(static_dir: str) -> BrythonAssets:
 def _setup(setup_state: BlueprintSetupState) -> None:
     app: Flask = setup_state.app
     state = get_state(app)
-    state.brython_assets = shared_assets(str(state.settings["USAGE_STATIC_DIR"]))
-    if state.settings["USAGE_DEMO"]:
+    state.brython_assets = shared_assets(state.settings.static_dir)
+    if state.settings.demo:
         app.add_url_rule("/", "usage_demo_index", demo_index)
         app.add_url_rule("/app/<name>", "usage_demo_app", demo_index)
         app.add_url_rule("/demo/<path:filename>", "usage_demo_file", demo_file)
@@ -140,9 +140,9 @@ def boot_config() -> dict:
         "runtime": url_for("usage_assets.runtime", version=assets.runtime_version),
         "bundle": bundle_url(),
         "reportUrl": request.script_root + REPORT_PATH,
-        "flushIntervalS": float(settings["USAGE_FLUSH_INTERVAL_S"]),
-        "enabled": bool(settings["USAGE_UI_COUNTERS_ENABLED"]),
-        "honorGpc": bool(settings["USAGE_HONOR_GPC"]),
+        "flushIntervalS": settings.flush_interval_s,
+        "enabled": settings.ui_counters_enabled,
+        "honorGpc": settings.honor_gpc,
     }
 
 
@@ -213,7 +213,7 @@ def bundle_latest() -> ResponseReturnValue:
 
 
 def _demo_dir() -> Path:
-    return Path(get_state().settings["USAGE_STATIC_DIR"]) / "demo"
+    return Path(get_state().settings.static_dir) / "demo"
 
 
 def _small_file(folder: Path, filename: str) -> Response:

@@ -39,11 +39,8 @@ def origin_of(url: str) -> str:
 
 
 def allowed_origins(app: Flask) -> list[str]:
-    """``USAGE_ALLOWED_ORIGINS`` normalised (a list, or a comma-separated string in app.config)."""
-    value = get_state(app).settings.get("USAGE_ALLOWED_ORIGINS") or []
-    if isinstance(value, str):
-        value = value.split(",")
-    return [origin_of(origin) for origin in value if origin.strip()]
+    """``USAGE_ALLOWED_ORIGINS``, each origin normalised as a browser sends it."""
+    return [origin_of(origin) for origin in get_state(app).settings.allowed_origins]
 
 
 def check_cross_site(message: str = XSRF_MESSAGE, *, allow_listed: bool = True) -> None:
@@ -126,7 +123,7 @@ def rate_limit(state: UsageState, now: datetime, what: str) -> tuple[str, bool]:
     client, limited = limits.request_client(settings)
     if limited:  # shared by every worker and host, in the database
         with storage_errors(what):
-            limits.check_rate(state.storage, client, now, int(settings[limits.RATE_SETTING]))
+            limits.check_rate(state.storage, client, now, settings.rate_limit_per_minute)
     return client, limited
 
 

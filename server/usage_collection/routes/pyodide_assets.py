@@ -97,18 +97,19 @@ def lock_info(pyodide_dir: Path | None) -> dict | None:
     return info if isinstance(info, dict) and info.get("abi_version") else None
 
 
-def load_assets(settings: dict) -> PyodideAssets:
-    pyodide_dir, pyodide_version = find_pyodide(Path(settings["USAGE_NODE_MODULES"]))
+def load_assets(node_modules: Path, static_dir: Path, snapshot_wanted: bool) -> PyodideAssets:
+    """Pyodide from ``node_modules``, our boot and worker scripts from ``static_dir``, the
+    reporter's wheel, and (``snapshot_wanted``, USAGE_PYODIDE_SNAPSHOT) the snapshot builder."""
+    pyodide_dir, pyodide_version = find_pyodide(node_modules)
     wheel, wheel_error = None, None
     try:
         wheel = build_wheel(package_dir(), __version__)
     except (OSError, RuntimeError) as exc:
         wheel_error = f"usage-collection: could not build the usage_reporter wheel: {exc}"
-    static_dir = Path(settings["USAGE_STATIC_DIR"])
     boot_template = minify_js((static_dir / "boot-pyodide.template.js").read_text(encoding="utf-8"))
     worker = Asset((static_dir / "pyodide-worker.mjs").read_bytes())
     snapshot = None
-    if settings["USAGE_PYODIDE_SNAPSHOT"] and pyodide_dir is not None and wheel is not None:
+    if snapshot_wanted and pyodide_dir is not None and wheel is not None:
         snapshot = SnapshotBuilder(pyodide_dir, wheel)
     return PyodideAssets(pyodide_dir, pyodide_version, wheel, wheel_error, boot_template, worker, snapshot,
                          lock_info(pyodide_dir))
@@ -118,21 +119,20 @@ def load_assets(settings: dict) -> PyodideAssets:
 def shared_assets(node_modules: str, static_dir: str, snapshot: bool) -> PyodideAssets:
     """``load_assets`` once per process and settings (the wheel build costs a few ms per app,
     the snapshot seconds)."""
-    return load_assets({"USAGE_NODE_MODULES": node_modules, "USAGE_STATIC_DIR": static_dir,
-                        "USAGE_PYODIDE_SNAPSHOT": snapshot})
+    return load_assets(Path(node_modules), Path(static_dir), snapshot)
 
 
 @blueprint.record_once
 def _setup(setup_state: BlueprintSetupState) -> None:
     app: Flask = setup_state.app
     state = get_state(app)
-    assets = state.pyodide_assets = shared_assets(str(state.settings["USAGE_NODE_MODULES"]),
-                                                      str(state.settings["USAGE_STATIC_DIR"]),
-                                                      bool(state.settings["USAGE_PYODIDE_SNAPSHOT"]))
+    settings = state.settings
+    assets = state.pyodide_assets = shared_assets(settings.node_modules, settings.static_dir,
+                                                  settings.pyodide_snapshot)
     if assets.pyodide_dir is None:
         app.logger.warning("usage-collection: Pyodide is not installed in %s (run scripts/setup); pages "
                            "with data-runtime=\"pyodide\" record nothing and log a console error. "
-                           "Brython pages are not affected.", Path(state.settings["USAGE_NODE_MODULES"]) / "pyodide")
+                           "Brython pages are not affected.", Path(settings.node_modules) / "pyodide")
     if assets.wheel_error:
         app.logger.error("%s", assets.wheel_error)
 

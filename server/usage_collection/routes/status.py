@@ -19,7 +19,7 @@ blueprint = Blueprint("usage_status", __name__)
 def status() -> ResponseReturnValue:
     state = get_state()
     problem = state.storage.health()
-    body = {"name": state.settings["USAGE_SERVICE_NAME"], "uuid": state.instance_uuid,
+    body = {"name": state.settings.service_name, "uuid": state.instance_uuid,
             "version": __version__, "status": "green" if problem is None else "red"}
     if problem is not None:
         body["reason"] = f"database: {problem}"

@@ -75,8 +75,7 @@ def check_admin_write() -> None:
 
 def _body(fields: dict[str, tuple[str, bool]], *, empty_ok: bool = False) -> dict[str, Any]:
     check_media_type(JSON_ONLY, JSON_ADVICE)
-    limit = int(get_state().settings["USAGE_MAX_BODY_BYTES"])
-    return parse_body(read_body(limit, BODY_SETTING), fields, empty_ok=empty_ok)
+    return parse_body(read_body(get_state().settings.max_body_bytes, BODY_SETTING), fields, empty_ok=empty_ok)
 
 
 def read_encoded(limit: int, setting: str) -> bytes:
@@ -121,7 +120,7 @@ def config_json() -> dict[str, Any]:
         "reportFailureCount": stored.report_failure_count,
         "version": config.version,
         "instanceUuid": state.instance_uuid,
-        "intakeEnabled": bool(state.settings.get("USAGE_INTAKE_ENABLED")),
+        "intakeEnabled": state.settings.intake_enabled,
     }
 
 
@@ -149,7 +148,7 @@ def opt_in() -> ResponseReturnValue:
     _storage(lambda: telemetry_state.set_opt_in(get_db(), enabled, config.version))
     if config.opt_in_status_url:
         thread = report_opt_in_status(config.opt_in_status_url, state.instance_uuid, enabled, config.version,
-                                      float(state.settings["USAGE_TELEMETRY_TIMEOUT_S"]))
+                                      state.settings.telemetry_timeout_s)
         state.opt_in_report = thread
     return jsonify(opt_in_status_snapshot(state.instance_uuid, enabled))
 
@@ -192,11 +191,11 @@ def snapshot() -> ResponseReturnValue:
 def _intake_body() -> tuple[Any, str | None, str]:
     """The checks of both intake routes: enabled, rate, media type, size; (body, instance header, client)."""
     state = get_state()
-    if not state.settings.get("USAGE_INTAKE_ENABLED"):
+    if not state.settings.intake_enabled:
         raise ApiError(404, "This server is not a telemetry intake (USAGE_INTAKE_ENABLED is off).")
     client, _ = rate_limit(state, state.clock(), NOT_CHANGED)  # the report route's per-minute limit, shared
     check_media_type(JSON_ONLY, JSON_ADVICE)
-    raw = read_encoded(int(get_state().settings["USAGE_INTAKE_MAX_BYTES"]), "USAGE_INTAKE_MAX_BYTES")
+    raw = read_encoded(state.settings.intake_max_bytes, "USAGE_INTAKE_MAX_BYTES")
     if not raw.strip():
         raise BadRequest("[request body]: expected a plain object value, but found [undefined] instead.")
     return parse_json(raw), request.headers.get(intake.INSTANCE_HEADER), client

@@ -83,7 +83,7 @@ def accept_report(xsrf_message: str = XSRF_MESSAGE) -> tuple[ReportRequest, byte
     dry_run = query_flag("dry_run")
     now = state.clock()
     client, limited = rate_limit(state, now, NOT_STORED)
-    raw = read_body(int(state.settings["USAGE_MAX_BODY_BYTES"]))
+    raw = read_body(state.settings.max_body_bytes)
     return ReportRequest(client, limited, now, dry_run), raw
 
 
@@ -94,7 +94,7 @@ def store_and_answer(parsed: Report, request_info: ReportRequest) -> ResponseRet
     if request_info.dry_run:
         return jsonify(status="ok", dry_run=True)
     state = get_state()
-    key_limit = int(state.settings[limits.KEYS_SETTING]) if request_info.limited else 0
+    key_limit = state.settings.max_new_keys_per_client_per_day if request_info.limited else 0
     with storage_errors(NOT_STORED):
         outcome = state.group_commit.submit(Pending(parsed, request_info.now, request_info.client, key_limit))
     if isinstance(outcome, KeyLimitHit):

@@ -26,7 +26,7 @@ def setup_telemetry(app: Flask) -> TelemetryConfig:
     state.telemetry_config = config
     if config.send_from == "server":
         sender = ServerSender(state.storage, config, lambda: build_snapshot(state), state.clock,
-                              timeout=float(state.settings["USAGE_TELEMETRY_TIMEOUT_S"]))
+                              timeout=state.settings.telemetry_timeout_s)
         state.telemetry_sender = sender
 
         @app.before_request

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
+from ..settings import DEFAULTS, Settings
 from ..storage import Storage
 from ..storage.telemetry import StateRow
 from ..version import __version__
@@ -27,7 +28,6 @@ REPORT_INTERVAL_MS = 86_400_000
 """Kibana's REPORT_INTERVAL_MS: a snapshot is sent at most once a day."""
 REPORT_INTERVAL_BUFFER_MS = 120_000
 """Kibana's REPORT_INTERVAL_BUFFER_MS: due two minutes early, so a daily check never slips a day."""
-SEND_FROM_CHOICES = ("browser", "server")
 
 _SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$")
 
@@ -36,33 +36,22 @@ _SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$")
 class TelemetryConfig:
     """The ``USAGE_TELEMETRY_*`` settings, checked once (Kibana's ``telemetry.*`` config)."""
 
-    opt_in: bool | None = None
-    allow_changing: bool = True
-    send_from: str = "browser"
-    telemetry_url: str | None = None
-    opt_in_status_url: str | None = None
-    banner: bool = True
+    opt_in: bool | None = DEFAULTS.telemetry_opt_in
+    allow_changing: bool = DEFAULTS.telemetry_allow_changing
+    send_from: str = DEFAULTS.telemetry_send_from
+    telemetry_url: str | None = DEFAULTS.telemetry_url
+    opt_in_status_url: str | None = DEFAULTS.telemetry_opt_in_status_url
+    banner: bool = DEFAULTS.telemetry_banner
     version: str = __version__
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "TelemetryConfig":
-        send_from = str(settings.get("USAGE_TELEMETRY_SEND_FROM") or "browser")
-        if send_from not in SEND_FROM_CHOICES:
-            raise ValueError(f"USAGE_TELEMETRY_SEND_FROM must be 'browser' or 'server', got {send_from!r}")
-        opt_in = settings.get("USAGE_TELEMETRY_OPT_IN")
-        allow_changing = bool(settings.get("USAGE_TELEMETRY_ALLOW_CHANGING", True))
-        if opt_in is None and not allow_changing:
-            raise ValueError("USAGE_TELEMETRY_ALLOW_CHANGING=false needs USAGE_TELEMETRY_OPT_IN set to true or false "
-                             "(the value it fixes)")
-        return cls(
-            opt_in=None if opt_in is None else bool(opt_in),
-            allow_changing=allow_changing,
-            send_from=send_from,
-            telemetry_url=settings.get("USAGE_TELEMETRY_URL") or None,
-            opt_in_status_url=settings.get("USAGE_TELEMETRY_OPT_IN_STATUS_URL") or None,
-            banner=bool(settings.get("USAGE_TELEMETRY_BANNER", True)),
-            version=str(settings.get("USAGE_TELEMETRY_VERSION") or __version__),
-        )
+    def from_settings(cls, settings: Settings) -> "TelemetryConfig":
+        """The settings' telemetry share; checked by ``load_settings`` (the send_from choice,
+        and that a fixed opt-in names its value)."""
+        return cls(opt_in=settings.telemetry_opt_in, allow_changing=settings.telemetry_allow_changing,
+                   send_from=settings.telemetry_send_from, telemetry_url=settings.telemetry_url,
+                   opt_in_status_url=settings.telemetry_opt_in_status_url, banner=settings.telemetry_banner,
+                   version=settings.telemetry_version or __version__)
 
     @property
     def is_fixed(self) -> bool:

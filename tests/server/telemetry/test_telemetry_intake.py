@@ -125,8 +125,8 @@ def test_this_packages_own_snapshot_passes_the_intake(client, app, rows):
     """Contract: what /clusters/_stats produces is what the intake accepts."""
     [entry] = client.post("/api/telemetry/v2/clusters/_stats", json={"unencrypted": True},
                           headers={"kbn-xsrf": "t"}).get_json()
-    app.config["USAGE_INTAKE_MAX_BYTES"] = 1 << 20
-    app.extensions["usage_collection"].settings["USAGE_INTAKE_MAX_BYTES"] = 1 << 20
+    state = app.extensions["usage_collection"]
+    state.settings = state.settings.updated({"USAGE_INTAKE_MAX_BYTES": 1 << 20})
     response = client.post(INTAKE, json=entry["stats"])
     assert response.status_code == 200, response.get_json()
     assert rows(app, "telemetry_snapshots")[0][1] == entry["clusterUuid"]

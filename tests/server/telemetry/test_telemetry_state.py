@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from usage_collection.settings import SettingError, load_settings
 from usage_collection.storage import open_storage
 from usage_collection.telemetry.state import (
     StoredState,
@@ -89,18 +90,29 @@ def test_interval_uses_kibanas_buffer():
 
 
 @pytest.mark.parametrize(("settings", "message"), [
-    ({"USAGE_TELEMETRY_SEND_FROM": "cloud"}, "must be 'browser' or 'server'"),
-    ({"USAGE_TELEMETRY_ALLOW_CHANGING": False}, "needs USAGE_TELEMETRY_OPT_IN"),
+    ({"USAGE_TELEMETRY_SEND_FROM": "cloud"},
+     "setting USAGE_TELEMETRY_SEND_FROM: must be 'browser' or 'server', got 'cloud'"),
+    ({"USAGE_TELEMETRY_ALLOW_CHANGING": False},
+     "setting USAGE_TELEMETRY_ALLOW_CHANGING: false needs USAGE_TELEMETRY_OPT_IN set to true or false "
+     "(the value it fixes)"),
 ])
 def test_config_refuses_inconsistent_settings(settings, message):
-    with pytest.raises(ValueError, match=message):
-        TelemetryConfig.from_settings(settings)
+    """Checked with every other setting, at start, in one line (``load_settings``)."""
+    with pytest.raises(SettingError) as refused:
+        load_settings(settings, environ={})
+    assert str(refused.value) == message
+
+
+def test_a_fixed_opt_in_from_the_environment_is_named_so():
+    with pytest.raises(SettingError, match=r"^environment variable USAGE_TELEMETRY_ALLOW_CHANGING: false needs"):
+        load_settings(environ={"USAGE_TELEMETRY_ALLOW_CHANGING": "false"})
 
 
 def test_config_reads_settings():
-    cfg = TelemetryConfig.from_settings({"USAGE_TELEMETRY_OPT_IN": False, "USAGE_TELEMETRY_ALLOW_CHANGING": False,
-                                         "USAGE_TELEMETRY_URL": "http://x/i", "USAGE_TELEMETRY_VERSION": "9.1.0",
-                                         "USAGE_TELEMETRY_SEND_FROM": "server"})
+    cfg = TelemetryConfig.from_settings(load_settings(
+        {"USAGE_TELEMETRY_OPT_IN": False, "USAGE_TELEMETRY_ALLOW_CHANGING": False,
+         "USAGE_TELEMETRY_URL": "http://x/i", "USAGE_TELEMETRY_VERSION": "9.1.0",
+         "USAGE_TELEMETRY_SEND_FROM": "server"}, environ={}))
     assert (cfg.opt_in, cfg.is_fixed, cfg.telemetry_url, cfg.version, cfg.send_from) == \
         (False, True, "http://x/i", "9.1.0", "server")
 
