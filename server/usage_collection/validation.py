@@ -129,10 +129,14 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _value(value: Any, path: str, name: str, kind: Any, limits: Limits,
            entry_fields: Mapping[str, Mapping[str, tuple[Any, bool]]] = ENTRY_FIELDS) -> Any:
-    """One field by its kind: "string", "number", "version" (the literal 3), "map" (a record
+    """One field by its kind: "string", "boolean", "number", "version" (the literal 3), "map" (a record
     of ``entry_fields[name]`` entries), a tuple of allowed literals, or a dict (a nested object)."""
     if kind == "string":
         return _string(value, path, name, limits)
+    if kind == "boolean":
+        if type(value) is not bool:
+            raise _error(path, f"expected value of type [boolean] but got [{js_type(value)}]")
+        return value
     if kind == "number":
         return _number(value, path, name)
     if kind == "version":

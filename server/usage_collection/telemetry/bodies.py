@@ -1,7 +1,8 @@
 """Strict validation of the telemetry routes' small JSON bodies, with the report route's messages.
 
-Each route declares its fields as ``{name: (kind, required)}``; anything else is refused
-with a 400 naming the path, the way Kibana's config-schema (and our report route) do::
+Each route declares its fields as ``{name: (kind, required)}`` (``"boolean"`` or
+``"string"``, checked by the report route's own walk); anything else is refused with a 400
+naming the path, the way Kibana's config-schema (and our report route) do::
 
     [request body.enabled]: expected value of type [boolean] but got [string]
     [request body.foo]: definition for this key is missing
@@ -12,10 +13,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..errors import BadRequest
-from ..validation import js_type, parse_json
+from ..validation import Limits, check_fields, parse_json
 
 ROOT = "request body"
-_PY_TYPES: dict[str, tuple[type, ...]] = {"boolean": (bool,), "string": (str,), "object": (dict,)}
 
 Fields = Mapping[str, tuple[str, bool]]
 
@@ -32,17 +32,7 @@ def parse_body(raw: bytes, fields: Fields, *, empty_ok: bool = False) -> dict[st
 
 
 def check_object(body: Any, fields: Fields, path: str = ROOT) -> dict[str, Any]:
-    """The body itself must be an object holding only ``fields``, each of its kind."""
-    if type(body) is not dict:
-        raise BadRequest(f"[{path}]: expected a plain object value, but found [{js_type(body)}] instead.")
-    for key in body:
-        if key not in fields:
-            raise BadRequest(f"[{path}.{key[:80]}]: definition for this key is missing")
-    for name, (kind, required) in fields.items():
-        if name not in body:
-            if required:
-                raise BadRequest(f"[{path}.{name}]: expected value of type [{kind}] but got [undefined]")
-            continue
-        if type(body[name]) not in _PY_TYPES[kind]:
-            raise BadRequest(f"[{path}.{name}]: expected value of type [{kind}] but got [{js_type(body[name])}]")
+    """The body itself must be an object holding only ``fields``, each of its kind: the
+    report route's field walk (``validation.check_fields``), so its rules and messages."""
+    check_fields(body, path, fields, {}, Limits())
     return body
