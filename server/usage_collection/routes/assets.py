@@ -36,6 +36,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
+from usage_reporter.report import REPORT_PATH
 from werkzeug.security import safe_join
 
 from ..brython_precompile import PrecompiledBundle
@@ -47,7 +48,6 @@ blueprint = Blueprint("usage_assets", __name__)
 
 EXTRAS_KEY = "brython_assets"
 CONFIG_TOKEN = "__USAGE_BRYTHON_CONFIG__"
-REPORT_PATH = "/api/ui_counters/_report"
 SHORT_CACHE = "public, max-age=300"
 IMMUTABLE = "public, max-age=31536000, immutable"
 TEST_PAGES_ENV = "E2E_TEST_PAGES_DIR"
@@ -131,17 +131,26 @@ def admin_bundle_url() -> str:
     return url_for("usage_assets.admin_bundle", digest=_assets().admin_bundle.short_hash)
 
 
-def boot_config() -> dict:
-    """What boot-brython.js hands to ``usage_reporter.browser.boot`` (URLs relative to it)."""
+def browser_settings() -> dict:
+    """The settings a browser sees, built once here with the keys the client uses
+    (``usage_reporter.page_session.SERVER_DEFAULTS``): no renaming on the way. The script
+    tag's ``data-*`` and ``boot``'s options may override them, in the client."""
     settings = get_state().settings
+    return {
+        "report_url": request.script_root + REPORT_PATH,
+        "flush_interval_s": float(settings["USAGE_FLUSH_INTERVAL_S"]),
+        "enabled": bool(settings["USAGE_UI_COUNTERS_ENABLED"]),
+        "honor_gpc": bool(settings["USAGE_HONOR_GPC"]),
+    }
+
+
+def boot_config() -> dict:
+    """What boot-brython.js needs: the runtime and bundle URLs (relative to it) and the settings."""
     assets = _assets()
     return {
         "runtime": url_for("usage_assets.runtime", version=assets.runtime_version),
         "bundle": bundle_url(),
-        "reportUrl": request.script_root + REPORT_PATH,
-        "flushIntervalS": float(settings["USAGE_FLUSH_INTERVAL_S"]),
-        "enabled": bool(settings["USAGE_UI_COUNTERS_ENABLED"]),
-        "honorGpc": bool(settings["USAGE_HONOR_GPC"]),
+        "settings": browser_settings(),
     }
 
 
