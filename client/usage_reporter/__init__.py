@@ -8,7 +8,8 @@ tracking. Import it the same way under CPython, Brython and Pyodide::
     report_ui_counter("shop", METRIC_TYPE.CLICK, "add_to_cart")
 
 Everything here is pure Python with no imports outside this package (see README.md); the
-runtime adapters (``_brython.py``, ``_pyodide.py``) call ``install`` at boot.
+boot (``page_events.boot_page`` and ``boot_worker``, which the runtime adapters call) installs
+the page's reporter explicitly with ``install``.
 """
 
 from .api import (

@@ -1,16 +1,16 @@
 """One page's reporting, whatever thread it runs on: the core's reporter and tracker, fed
 with usage.js's calls by a runtime adapter that only translates page events.
 
-The Pyodide adapter uses it on the page's main thread (library mode) and, through
-``WorkerSession``, in a Web Worker; the page's own events arrive as the same calls either
-way. Besides ``PageCalls``'s facade calls, the adapters' listeners send:
+``page_events.boot_page`` runs it on the page's main thread (library mode) and
+``worker_session.boot_worker``, through ``WorkerSession``, in a Web Worker; the page's own
+events arrive as the same calls either way. Besides ``PageCalls``'s facade calls, the adapters' listeners send:
 
 - ``["views", [ids]]``: the ``data-usage-view`` ids now in the document;
 - ``["visibility", [hidden]]``, ``["pagehide", []]``, ``["pageshow", [hidden]]``;
 - ``["navigate", [body data-usage-app, location.pathname]]`` after pushState/popstate;
 - ``["consent", [value]]``: another tab changed the visitor's opt-out.
 
-Settings (``config``, snake_case like the Brython adapter's): ``app_id``,
+Settings (``config``, snake_case as the server sends them, see ``settings`` below): ``app_id``,
 ``flush_interval_s``, ``enabled``, ``honor_gpc``, ``app_paths`` ({path prefix: app id}, or
 its JSON text), and what the adapter read from the page: ``gpc``, ``user_agent``,
 ``hidden``, ``start_ms`` (when the page started: time on screen counts from there),
@@ -20,10 +20,77 @@ its JSON text), and what the adapter read from the page: ``gpc``, ``user_agent``
 from . import api
 from .application_usage import ApplicationUsageTracker
 from .page_calls import PageCalls, app_for_path, flush_interval
+from .report import FLUSH_INTERVAL_S, REPORT_PATH
 from .reporter import Reporter
 
 STORAGE_KEY = "usage_reporter"
 CONSENT_KEY = STORAGE_KEY + ".consent"
+# What both threads share of the page-event layer (page_events.py is the main thread's, the
+# worker's is at the end of worker_session.py): settings, logging once, guard, report ids.
+# The server's share of the settings (routes/assets.py ``browser_settings`` sends these keys).
+SERVER_DEFAULTS = {"report_url": REPORT_PATH, "flush_interval_s": FLUSH_INTERVAL_S, "enabled": True, "honor_gpc": True}
+# usage.js's script tag: the attribute each setting may come from.
+SCRIPT_ATTRIBUTES = (("app_id", "data-app-id"), ("flush_interval_s", "data-flush-interval"),
+                     ("app_paths", "data-app-paths"))
+
+
+def log_once_to(runtime, level="warn"):
+    """``log_once(kind, text, level=None)``: each kind of problem once per page, through
+    ``runtime.log`` (a closure, not a class: Brython's compiled classes cost visitors bytes)."""
+    logged = {}
+
+    def log_once(kind, message, how=None):
+        if kind not in logged:
+            logged[kind] = True
+            try:
+                runtime.log(how or level, message)
+            except Exception:
+                pass
+
+    return log_once
+
+
+def guarded(log_once, kind, fn):
+    """``fn`` as a callback for the browser: an exception is logged once, never thrown."""
+
+    def callback(*args):
+        try:
+            return fn(*args)
+        except Exception as exc:
+            log_once(kind, "usage_reporter: error in " + kind + " handler: " + str(exc), "error")
+
+    return callback
+
+
+def new_id(runtime):
+    """A reportId: ``crypto.randomUUID()`` where the page is a secure context, else 32 hex digits."""
+    made = runtime.uuid()
+    if made:
+        return str(made)
+    digits = ""
+    while len(digits) < 32:
+        digits += "0123456789abcdef"[int(runtime.random() * 16) % 16]
+    return digits
+
+
+def settings(server=None, script=None, options=None):
+    """The page's settings: the server's, then the script tag's ``data-*`` (raw text, as the
+    tag has them), then ``boot``'s options; each later one wins when it gives a value.
+
+        >>> settings({"flush_interval_s": 30}, {"data-flush-interval": "5"})["flush_interval_s"]
+        5.0
+    """
+    config = dict(SERVER_DEFAULTS)
+    for key, value in (server or {}).items():
+        if value is not None:
+            config[key] = value
+    for key, attribute in SCRIPT_ATTRIBUTES:
+        value = (script or {}).get(attribute)
+        if value:
+            config[key] = value
+    config.update(options or {})
+    config["flush_interval_s"] = flush_interval(config.get("flush_interval_s"))
+    return config
 
 
 class EventClock:
@@ -54,10 +121,14 @@ def reporter_options(config):
 class PageSession(PageCalls):
     """The reporter, tracker and calls of one page (``handle(call)`` never raises)."""
 
-    def __init__(self, config, storage, transport, clock, new_id, log_once, listen_clicks=None, random=None,
-                 json_loads=None):
+    def __init__(self, config, storage, transport, clock, new_id, log_once, random=None, json_loads=None):
         """``random``: the runtime's ``Math.random`` (retry jitter); ``json_loads``: a native
-        JSON parser if the runtime has a faster one than ``_json.loads`` (Brython)."""
+        JSON parser if the runtime has a faster one than ``_json.loads`` (Brython).
+
+        Making this session the one ``usage_reporter``'s module API reports to is the
+        creator's explicit step (``api.install(session.reporter, session.tracker, ...)``, as
+        ``page_events.boot_page`` and ``worker_session.boot_worker`` do): constructing one
+        changes no global."""
         self.config = config
         self.storage = storage
         self.clock = clock
@@ -67,7 +138,6 @@ class PageSession(PageCalls):
                                  json_loads=json_loads, **reporter_options(config))
         PageCalls.__init__(self, ApplicationUsageTracker(self.reporter, clock), log_once, json_loads)
         self.app_paths = self._app_paths(config.get("app_paths"))
-        api.install(self.reporter, self.tracker, listen_clicks)
 
     def _app_paths(self, paths):
         if isinstance(paths, str):

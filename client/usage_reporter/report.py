@@ -15,6 +15,11 @@ A report, as posted to ``POST /api/ui_counters/_report`` inside ``{"report": ...
 """
 
 REPORT_VERSION = 3
+# Where a browser posts its reports (the server's route and the client's default URL).
+REPORT_PATH = "/api/ui_counters/_report"
+# Seconds between a browser's flushes unless the server (USAGE_FLUSH_INTERVAL_S), the script
+# tag or ``boot`` says otherwise.
+FLUSH_INTERVAL_S = 30.0
 REPORT_ID_MAX_LENGTH = 64
 # What a reportId may hold: ids are stored as keys and shown in logs, so no spaces or quotes.
 REPORT_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"

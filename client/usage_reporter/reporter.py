@@ -21,7 +21,7 @@ touches the browser and nothing raises into the caller except ``report_ui_counte
 from .buffer import ReportBuffer, is_count, is_number
 from .report import is_report_id
 from .consent import Consent
-from .report import USER_AGENT_APP_NAME
+from .report import FLUSH_INTERVAL_S, USER_AGENT_APP_NAME
 from .retry_policy import DELIVERED, DROP, RetryPolicy, classify, status_code
 from .stored_state import StoredState
 from .validation import check_app_name, check_ui_counter, check_view_id
@@ -46,7 +46,7 @@ class Reporter:
     spreads retry delays by +-50% (retry_policy.py); without it they are exact.
     """
 
-    def __init__(self, *, clock, storage, transport, new_id, log=None, flush_interval_s=30.0,
+    def __init__(self, *, clock, storage, transport, new_id, log=None, flush_interval_s=FLUSH_INTERVAL_S,
                  storage_key="usage_reporter", enabled=True, global_privacy_control=False,
                  start_delay_s=1.0, backoff_s=5.0, max_backoff_s=300.0, max_retry_after_s=3600.0,
                  send_timeout_s=60.0, max_entries=1000, max_report_chars=60000, max_pending=5,

@@ -20,7 +20,8 @@ once. ``s`` confirms every call up to that number: the forwarder saves any later
 the next page, after a ``setAppId`` of ``app`` (the app they happened in). Builtins only.
 """
 
-from .page_session import CONSENT_KEY, EventClock, PageSession, reporter_options
+from . import api
+from .page_session import CONSENT_KEY, EventClock, PageSession, guarded, log_once_to, new_id, reporter_options, settings
 from .reporter import Reporter
 
 
@@ -183,3 +184,58 @@ class WorkerSession(PageSession):
         keys = sorted(set(data) | set(after))
         self.post({"t": "preview", "s": self.seq, "app": self.tracker.app_id, "bodies": bodies,
                    "writes": dict((key, after.get(key)) for key in keys if after.get(key) != data.get(key))})
+
+
+def boot_worker(runtime, start, sender):
+    """The worker's session from the forwarder's start message (``{"settings", "script",
+    "page", "storage", "timing"}``, see boot-pyodide.template.js); ``sender(report_url)``
+    makes the adapter's fetch, ``send(body, on_result)``. Returns ``deliver(message)`` for
+    the forwarder's later messages, or None after telling the page why: never raises."""
+    try:
+        config = settings(start.get("settings"), start.get("script"))
+        config.update(start.get("page") or {})
+        session = WorkerSession(config, start.get("storage") or {}, sender(config["report_url"]), runtime.post,
+                                runtime.now, lambda: new_id(runtime), random=runtime.random)
+        api.install(session.reporter, session.tracker)
+        session.start(session.storage.keys())
+        return serve(runtime, session, start.get("timing") or {})
+    except Exception as exc:
+        try:
+            runtime.post({"t": "error", "message": "usage_reporter: could not start: " + str(exc)})
+        except Exception:
+            pass
+        return None
+
+
+def serve(runtime, session, timing):
+    """The worker's side of the message loop: tell the page Python is ready, then hand every
+    message to the session; the page learns what a beacon would carry at once after a quiet
+    spell (a click may be followed by the tab closing within ~20 ms), then at most once per
+    task turn during a burst. Returns ``deliver(message)``."""
+    log_once = log_once_to(runtime)
+    state = {"busy": False, "again": False}
+
+    def publish():
+        session.publish()
+        state["busy"] = True
+        runtime.later(release)
+
+    def after_turn():
+        state["busy"] = False
+        if state["again"]:
+            state["again"] = False
+            publish()
+
+    def receive(message):
+        session.receive(message)
+        if state["busy"]:
+            state["again"] = True
+        else:
+            publish()
+
+    release = guarded(log_once, "preview", after_turn)
+    runtime.every(1000, guarded(log_once, "timer", session.tick))
+    timing["python"] = runtime.now()
+    runtime.post({"t": "ready", "timing": timing})
+    session.publish()
+    return guarded(log_once, "message", receive)

@@ -20,13 +20,15 @@ import gzip
 import hashlib
 import importlib.metadata
 import importlib.util
+import io
 import json
+import tokenize
 from pathlib import Path
 
 PACKAGE = "usage_reporter"
 JS_MIMETYPE = "text/javascript"
 # Modules a Brython page never runs: the Pyodide adapter (it imports ``js``).
-BRYTHON_EXCLUDED = frozenset({"_pyodide.py"})  # Pyodide-only modules
+BRYTHON_EXCLUDED = frozenset({"_pyodide.py", "_pyodide_worker.py"})  # Pyodide-only modules
 # Only the admin pages run these (the telemetry sender): a bundle of their own, not the visitor's.
 ADMIN_ONLY = frozenset({"telemetry_sender.py"})
 
@@ -46,9 +48,10 @@ class Asset:
 
     @property
     def gzipped(self) -> bytes:
-        """Compressed once on first use (brython.js: 1.46 MB down to about 290 KB)."""
+        """Compressed once, on first use, as small as gzip goes (brython.js: 1.46 MB down to
+        about 286 KB; level 9 costs ~0.05 s once and saves visitors ~2 KB over level 6)."""
         if self._gzipped is None:
-            self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+            self._gzipped = gzip.compress(self.body, compresslevel=9, mtime=0)
         return self._gzipped
 
 
@@ -115,6 +118,17 @@ def strip_docstrings(source: str) -> str:
     return "\n".join(lines)
 
 
+def strip_comments(source: str) -> str:
+    """The source without its comments, every line where it was: like docstrings, ~8% of
+    what a visitor downloads that no browser reads (measured on the bundle, gzipped)."""
+    lines = source.split("\n")
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            row, column = token.start
+            lines[row - 1] = lines[row - 1][:column].rstrip()
+    return "\n".join(lines)
+
+
 def brython_bundle(source_dir: Path, name: str = PACKAGE, only: frozenset[str] | None = None) -> Asset:
     """The package at ``source_dir`` as a ``loadBrythonPackage`` script, deterministic.
 
@@ -133,7 +147,7 @@ def brython_bundle(source_dir: Path, name: str = PACKAGE, only: frozenset[str] |
         is_package = parts[-1] == "__init__"
         if is_package:
             parts.pop()
-        sources[".".join(parts)] = (strip_docstrings(path.read_text(encoding="utf-8")), is_package)
+        sources[".".join(parts)] = (strip_comments(strip_docstrings(path.read_text(encoding="utf-8"))), is_package)
     modules: dict[str, list] = {}
     for module, (source, is_package) in sources.items():
         parts = module.split(".")

@@ -5,8 +5,9 @@ initialising itself and importing its start-up modules; fetching and compiling t
 ~0.4 s. Pyodide can restore a started interpreter from a copy of its memory instead
 (``loadPyodide({_loadSnapshot})``, the mechanism Cloudflare's Python Workers use). The
 server makes that copy once, under Node (which ``scripts/setup`` needs for npm anyway):
-Pyodide started, our wheel unpacked, every ``usage_reporter`` module imported. A worker
-given the snapshot skips both the start-up and the wheel.
+Pyodide started, our wheel unpacked, the worker's modules imported (``_pyodide_worker`` and
+what it imports: not the main-thread adapter, whose code would only make the snapshot
+bigger). A worker given the snapshot skips both the start-up and the wheel.
 
 The snapshot is ~31 MB of memory, 6.4 MB gzipped or 5.2 MB with brotli (which browsers
 accept over HTTPS): a first visit downloads that on top of Pyodide's own ~6.4 MB (later
@@ -53,11 +54,7 @@ const { loadPyodide } = await import(pathToFileURL(dir + "/pyodide.mjs").href);
 const pyodide = await loadPyodide({ indexURL: dir + "/", _makeSnapshot: true, stdout: () => {},
                                     stderr: (line) => process.stderr.write(line + "\n") });
 pyodide.unpackArchive(new Uint8Array(readFileSync(0)), "wheel");
-pyodide.runPython(`
-import importlib, pkgutil, usage_reporter
-for module in pkgutil.iter_modules(usage_reporter.__path__):
-    importlib.import_module("usage_reporter." + module.name)
-`);
+pyodide.runPython("import usage_reporter._pyodide_worker");  // what the worker runs, nothing else
 const memory = pyodide.makeMemorySnapshot(), gzipped = gzipSync(memory, { level: 6 }), size = Buffer.alloc(4);
 size.writeUInt32LE(gzipped.length);
 const brotli = brotliCompressSync(memory, { params: { [constants.BROTLI_PARAM_QUALITY]: 6,

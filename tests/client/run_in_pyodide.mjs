@@ -15,7 +15,7 @@ if (!repo || modules.length === 0) {
   console.error("usage: node run_in_pyodide.mjs <repo root> <test module> ...");
   process.exit(2);
 }
-const ADAPTERS = new Set(["_brython.py", "_pyodide.py", "browser.py"]);
+const ADAPTERS = new Set(["_brython.py", "_brython_worker.py", "_pyodide.py", "_pyodide_worker.py", "browser.py"]);
 const { loadPyodide } = await import(
   pathToFileURL(join(repo, "node_modules", "pyodide", "pyodide.mjs")).href);
 

@@ -28,7 +28,7 @@ import pytest
 from client.test_core_in_pyodide import PURE_TEST_MODULES, cpython_test_ids
 
 REPO = Path(__file__).resolve().parents[2]
-ADAPTERS = {"_brython.py", "_pyodide.py", "browser.py"}
+ADAPTERS = {"_brython.py", "_brython_worker.py", "_pyodide.py", "_pyodide_worker.py", "browser.py"}
 MODULES = [name for name in PURE_TEST_MODULES if name != "client.test_json"]
 
 CORE_PAGE = r'''

@@ -28,6 +28,7 @@ class Page:
         config = {"app_id": "shop", "start_ms": START_MS, "user_agent": "UA", "flush_interval_s": 60, **config}
         self.session = WorkerSession(config, storage or {}, lambda body, on_result: self.sent.append((body, on_result)),
                                      self.posted.append, self.clock, self.ids, random=random)
+        api.install(self.session.reporter, self.session.tracker)  # as page_events.boot_worker does
         self.session.start(self.session.storage.keys())
 
     def call(self, name, *args, after_s=0):

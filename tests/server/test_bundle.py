@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from usage_collection.bundle import brython_bundle, minify_js, package_dir, strip_docstrings
+from usage_collection.bundle import brython_bundle, minify_js, package_dir, strip_comments, strip_docstrings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,6 +73,28 @@ def test_stripping_docstrings_keeps_every_line_where_it_was() -> None:
     exec(compile(stripped, "stripped", "exec"), namespace)
     assert namespace["A"]().f() == 1 and namespace["A"]().g() == 2 and namespace["h"]() is None
     assert stripped.splitlines()[9] == source.splitlines()[9]  # "return 1" still on line 10
+
+
+def test_stripping_comments_keeps_strings_and_every_line_where_it_was() -> None:
+    source = textwrap.dedent('''\
+        # a module comment
+        URL = "/a#b"  # a hash inside a string is not a comment
+        TEXT = """
+        # nor inside a triple-quoted string
+        """
+
+
+        def f():  # trailing
+            return URL + TEXT
+        ''')
+    stripped = strip_comments(source)
+    assert stripped.count("\n") == source.count("\n")
+    assert "comment" not in stripped and "trailing" not in stripped
+    assert stripped.splitlines()[1] == 'URL = "/a#b"' and "# nor inside" in stripped
+    namespace: dict = {}
+    exec(compile(stripped, "stripped", "exec"), namespace)
+    assert namespace["f"]() == "/a#b\n# nor inside a triple-quoted string\n"
+    assert stripped.splitlines()[8] == "    return URL + TEXT"  # still on line 9
 
 
 @pytest.mark.parametrize(("source", "expected"), [

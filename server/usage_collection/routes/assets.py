@@ -36,13 +36,13 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
+from usage_reporter.report import REPORT_PATH
 from werkzeug.security import safe_join
 
 from ..brython_precompile import PrecompiledBundle
 from ..bundle import (ADMIN_ONLY, Asset, brython_bundle, brython_runtime_path, brython_version, minify_js,
                       package_dir)
 from ..state import get_state
-from .ui_counters import REPORT_PATH
 
 blueprint = Blueprint("usage_assets", __name__)
 
@@ -132,17 +132,20 @@ def admin_bundle_url() -> str:
     return url_for("usage_assets.admin_bundle", digest=_assets().admin_bundle.short_hash)
 
 
+def browser_settings() -> dict:
+    """The settings a browser sees, built once here with the keys the client uses
+    (``usage_reporter.page_session.SERVER_DEFAULTS``): no renaming on the way. The script
+    tag's ``data-*`` and ``boot``'s options may override them, in the client."""
+    return {"report_url": request.script_root + REPORT_PATH, **get_state().settings.for_browser()}
+
+
 def boot_config() -> dict:
-    """What boot-brython.js hands to ``usage_reporter.browser.boot`` (URLs relative to it)."""
-    settings = get_state().settings
+    """What boot-brython.js needs: the runtime and bundle URLs (relative to it) and the settings."""
     assets = _assets()
     return {
         "runtime": url_for("usage_assets.runtime", version=assets.runtime_version),
         "bundle": bundle_url(),
-        "reportUrl": request.script_root + REPORT_PATH,
-        "flushIntervalS": settings.flush_interval_s,
-        "enabled": settings.ui_counters_enabled,
-        "honorGpc": settings.honor_gpc,
+        "settings": browser_settings(),
     }
 
 

@@ -38,7 +38,7 @@ from ..client_wheel import Wheel, build_wheel
 from ..state import get_state
 from ..pyodide_snapshot import SnapshotBuilder, brotli_path
 from ..version import __version__
-from .assets import IMMUTABLE, boot_config, send_asset
+from .assets import IMMUTABLE, browser_settings, send_asset
 
 blueprint = Blueprint("usage_pyodide_assets", __name__)
 
@@ -179,8 +179,8 @@ def error_message() -> str | None:
 
 
 def client_config() -> dict:
-    """What boot-pyodide.js needs: the Brython boot's settings, our URLs, or why it cannot run."""
-    config = {key: value for key, value in boot_config().items() if key not in ("runtime", "bundle")}
+    """What boot-pyodide.js needs: the browser's settings, our URLs, or why it cannot run."""
+    config = {"settings": browser_settings()}
     config.update({"indexURL": index_url(), "wheelURL": wheel_url(), "snapshotURL": snapshot_url(),
                    "lockInfo": _assets().lock_info,
                    "workerUrl": url_for("usage_pyodide_assets.worker_script"), "error": error_message()})

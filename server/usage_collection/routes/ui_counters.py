@@ -27,6 +27,7 @@ from flask import Blueprint, jsonify
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_cors import CORS
+from usage_reporter.report import REPORT_PATH  # the one definition: the browser posts there
 
 from .. import limits
 from ..access import XSRF_HEADERS
@@ -36,7 +37,6 @@ from ..validation import Limits, Report, parse_report
 from .checks import (REPORT_MEDIA_TYPES, XSRF_MESSAGE, allowed_origins, check_cross_site, check_media_type,
                      query_flag, rate_limit, read_body, storage_errors)
 
-REPORT_PATH = "/api/ui_counters/_report"  # the one definition (boot configs name it to browsers)
 V1_REPORT_PATH = "/api/ui_metric/report"  # OpenSearch Dashboards' route, served by routes/ui_metric.py
 NOT_STORED = "the report was not stored"
 

@@ -5,7 +5,8 @@
  * A page without Brython of its own: nothing here; the forwarder runs the reporter in a
  * classic Web Worker (/usage/brython-worker.js). A page that runs Brython itself (library
  * mode): loads the usage_reporter bundle unless the page already loaded it, then runs
- * usage_reporter.browser.boot(), which reads window.usage.config and takes over the queue
+ * usage_reporter.browser.boot(), which reads window.usage.config (the server's settings)
+ * and the script tag, and takes over the queue
  * usage.js kept (window.usage.q). Any failure is logged once; nothing is thrown.
  *
  * Brython compiles Python to JavaScript in the page: ~0.6 s for our package. A server with
@@ -127,7 +128,7 @@ if (u.h) return
 // reporter in a Web Worker (brython.js and our start-up are then no task of the page's).
 if (!(w.__BRYTHON__ && w.__BRYTHON__.runPythonSource)) return
 u.m = 1
-C.reportUrl = url(C.reportUrl)
-u.config = C
+C.settings.report_url = url(C.settings.report_url)
+u.config = C.settings
 start()
 })(__USAGE_BRYTHON_CONFIG__, document, window)

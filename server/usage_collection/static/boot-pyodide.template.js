@@ -12,8 +12,10 @@
  * to the worker's Python (usage_reporter.worker_session):
  *   - data-usage-view elements coming and going, visibility, history navigation, and once
  *     Python runs, the window.usage facade (usage.h), usage.js's queue (usage.q) and page
- *     clicks: each is a call {t: "call", s: seq, at: ms, c: [name, args]}, stamped with
- *     when it happened;
+ *     clicks (usage.k, from usage.js's listener): each is a call {t: "call", s: seq, at: ms,
+ *     c: [name, args]}, stamped with when it happened;
+ *   - settings: the server's (C.settings, snake_case), the script tag's data-* attributes
+ *     and the page's state go to the worker as they are; Python decides what wins;
  *   - localStorage: the worker gets a copy of our keys at start and posts its writes back;
  *   - sendBeacon: the worker keeps us told of what a beacon would send now ("preview"), so
  *     at pagehide we beacon it synchronously and store it as sent (same reportId: the core
@@ -25,7 +27,7 @@
  * Python is up, or before the worker answered. Nothing here throws into the page.
  */
 (function (C, d, w) {
-var u = w.usage, me = d.currentScript, S = w.localStorage, worker = null, seq = 0, sent = []
+var u = w.usage, me = d.currentScript, S = w.localStorage, P = C.settings, worker = null, seq = 0, sent = []
 var preview = null, app = null, views = [], logged = {}, booted = performance.now(), first, replayed = null
 function log(message, level) {
 if (logged[message]) return
@@ -42,6 +44,13 @@ try { f(e) } catch (x) { log("usage: " + x) }
 }
 function attr(name) {
 return u.s && u.s.getAttribute(name)
+}
+// The script tag's data-* attributes, raw: which one sets what, and what wins, is Python's
+// (usage_reporter.page_session.settings).
+function script() {
+var found = {}, all = u.s ? u.s.attributes : [], i
+for (i = 0; i < all.length; i++) if (all[i].name.indexOf("data-") == 0) found[all[i].name] = all[i].value
+return found
 }
 function ours(key) {
 return key != null && key.indexOf("usage_reporter") == 0
@@ -101,14 +110,15 @@ preview = m
 while (sent.length && sent[0].s <= m.s) sent.shift()
 u.unconfirmed = sent.length
 settle()
-} else if (m.t == "beacon") navigator.sendBeacon(C.reportUrl, m.body)
+} else if (m.t == "beacon") navigator.sendBeacon(P.report_url, m.body)
 else if (m.t == "log") console.warn(m.message)
 else if (m.t == "error") log(m.message)
 else if (m.t == "ready") ready(m.timing || {})
 }
 // Python runs: hand it usage.js's queue; usage.timing says when each step ended (ms since
-// navigation). From now on the facade and clicks come here (usage.js queued them until then:
-// usage.h means "Python runs", and usage.js saves its queue itself if the tab closes before).
+// navigation). From now on the facade (usage.h) and clicks (usage.k: usage.js's own click
+// listener, the one translation of data-usage-click on this thread) come here; usage.js
+// queued them until then, and saves its queue itself if the tab closes before.
 function ready(t) {
 var k, origin = performance.timeOrigin
 u.timing = {boot: Math.round(booted)}
@@ -116,7 +126,7 @@ for (k in t) u.timing[k] = Math.round(t[k] - origin)
 if (!u.h) {
 u.q.splice(0).forEach(facade)
 u.h = guard(facade)
-d.addEventListener("click", guard(clicked), true)
+u.k = guard(call)
 }
 replayed = seq
 settle()
@@ -130,7 +140,7 @@ u.timing.ready = Math.round(performance.now())
 u.r()
 }
 function start() {
-var src = C.workerUrl, config, classic = !!C.runtime
+var src = C.workerUrl, page, classic = !!C.runtime
 if (new URL(src).origin != location.origin) {
 // A worker must be same-origin: start it from a blob that imports the real one.
 // (A static import: a module worker takes messages once its imports ran.)
@@ -140,11 +150,12 @@ worker = classic ? new Worker(src) : new Worker(src, {type: "module"})
 worker.onmessage = guard(receive)
 worker.onerror = function (e) { log("usage: the Pyodide worker failed: " + (e.message || "no details")) }
 views = scan()
-config = {app_id: app, flush_interval_s: attr("data-flush-interval") || C.flushIntervalS, report_url: C.reportUrl,
-enabled: C.enabled, honor_gpc: C.honorGpc, app_paths: attr("data-app-paths"), gpc: navigator.globalPrivacyControl === true,
-user_agent: navigator.userAgent, hidden: d.visibilityState == "hidden", start_ms: performance.timeOrigin,
-body_app: bodyApp(), path: location.pathname, views: views}
-worker.postMessage({t: "start", urls: classic ? {runtime: C.runtime, bundle: C.bundle} : {indexURL: C.indexURL, wheelURL: C.wheelURL, snapshotURL: C.snapshotURL && url(C.snapshotURL), lockInfo: C.lockInfo}, config: config, storage: snapshot()})
+// The page as it is now; app: the app of the last setAppId (back from the cache, it is not
+// the script tag's any more).
+page = {gpc: navigator.globalPrivacyControl === true, user_agent: navigator.userAgent, hidden: d.visibilityState == "hidden",
+start_ms: performance.timeOrigin, body_app: bodyApp(), path: location.pathname, views: views}
+if (app) page.app_id = app
+worker.postMessage({t: "start", urls: classic ? {runtime: C.runtime, bundle: C.bundle} : {indexURL: C.indexURL, wheelURL: C.wheelURL, snapshotURL: C.snapshotURL && url(C.snapshotURL), lockInfo: C.lockInfo}, settings: P, script: script(), page: page, storage: snapshot()})
 sent.forEach(post)
 }
 // The page goes away (closed, navigated, or into the back/forward cache): beacon what the
@@ -154,7 +165,7 @@ sent.forEach(post)
 function leave() {
 var i, k, q = sent.splice(0)
 if (preview) {
-for (i = 0; i < preview.bodies.length; i++) navigator.sendBeacon(C.reportUrl, preview.bodies[i])
+for (i = 0; i < preview.bodies.length; i++) navigator.sendBeacon(P.report_url, preview.bodies[i])
 for (k in preview.writes) store(k, preview.writes[k])
 }
 if (q.length) {
@@ -169,13 +180,6 @@ function resume(e) {
 if (!e.persisted) return
 worker && worker.terminate()
 start()
-}
-function clicked(e) {
-for (var t = e.target, c = null, v = [], a; t && t.getAttribute; t = t.parentNode) {
-c = c || t.getAttribute("data-usage-click")
-if (a = t.getAttribute("data-usage-view")) v.push(a)
-}
-call(["click", [c, v]])
 }
 function mutated() {
 var ids = scan()
@@ -197,12 +201,13 @@ if (u.h || u.m) return  // u.m: boot-brython.js runs the reporter on the page's 
 if (!C.runtime && attr("data-python") == "page") {
 // Library mode: the page's own Pyodide runs usage_reporter.browser.boot(), which takes
 // usage.js's queue over; it only needs this server's settings. No worker.
-u.config = {reportUrl: url(C.reportUrl), flushIntervalS: C.flushIntervalS, enabled: C.enabled, honorGpc: C.honorGpc}
+P.report_url = url(P.report_url)
+u.config = P
 return
 }
 if (C.error) return log(C.error)
 if (typeof Worker != "function") return log("usage: this browser has no Web Workers; use data-runtime=\"brython\"")
-C.reportUrl = url(C.reportUrl)
+P.report_url = url(P.report_url)
 C.workerUrl = url(C.workerUrl)
 if (C.runtime) {
 C.runtime = url(C.runtime)

@@ -3,7 +3,7 @@
  *
  * Pyodide's boot is one ~2 s task: here it blocks nothing the user sees. The worker has no
  * DOM, localStorage or sendBeacon; the main thread keeps those and talks to the Python
- * adapter (usage_reporter._pyodide.start_worker, usage_reporter.worker_session) in messages:
+ * adapter (usage_reporter._pyodide_worker.start_worker, usage_reporter.page_events) in messages:
  *   main -> worker  {t: "start", urls, config, storage}  first, exactly once
  *                   anything else: handed to the adapter in order once Python runs
  *   worker -> main  whatever the adapter posts ({t: "set"|"preview"|"beacon"|"log"|"ready"}),
@@ -66,9 +66,10 @@ async function start(message) {
     const pyodide = (snapshot && await restore(loadPyodide, urls, snapshot)) ||
       await loadPyodide(options(urls, { packages: [urls.wheelURL] }));
     timing.pyodide = now();
-    const adapter = pyodide.pyimport("usage_reporter._pyodide");
+    const adapter = pyodide.pyimport("usage_reporter._pyodide_worker");
     message.timing = timing;
     const handle = adapter.start_worker(JSON.stringify(message), (text) => post(JSON.parse(text)));
+    if (!handle) return;  // the adapter told the page why
     deliver = (data) => handle(JSON.stringify(data));
     for (const data of inbox.splice(0)) deliver(data);
   } catch (error) {

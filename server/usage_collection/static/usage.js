@@ -11,7 +11,8 @@
  *            args are [data-usage-click of the nearest element having one, or null,
  *            [data-usage-view of every element from the target up]].
  *   usage.h  set by Python when it runs: h([name, [args]]) handles one call. From then
- *            on the facade calls it directly and clicks are left to Python's listener.
+ *            on the facade calls it directly and clicks are left to Python's listener,
+ *   usage.k  unless the worker forwarder sets k([name, [args]]): then clicks go there.
  *   usage.r  resolves usage.ready; Python calls it once the reporter runs.
  *   usage.s  this script element: Python reads data-app-id, data-flush-interval... there.
  *   localStorage "usage_reporter.q.<ms>": a queue saved at pagehide before Python ran,
@@ -37,14 +38,17 @@ u.h ? u.h(c) : q.push(c)
 }
 })
 u.ready = new Promise(function (r) { u.r = r })
-// Clicks before Python runs: note which data-usage-* elements were hit, nothing more.
+// Clicks: note which data-usage-* elements were hit, nothing more. Queued before Python
+// runs; then handed to usage.k if the worker forwarder set it (Python on the page's own
+// thread listens itself).
 d[A]("click", function (e) {
-if (u.h) return
+if (u.h && !u.k) return
 for (var t = e.target, c, v = [], a; t && t.dataset; t = t.parentNode) {
 c = c || t.dataset.usageClick
 if (a = t.dataset.usageView) v.push(a)
 }
-q.push(["click", [c || null, v]])
+c = ["click", [c || null, v]]
+u.k ? u.k(c) : q.push(c)
 }, true)
 w[A]("pagehide", function () {
 if (!u.h && q.length) try {

@@ -11,6 +11,7 @@ import pytest
 
 from usage_collection import create_app
 from usage_collection.bundle import brython_version
+from usage_reporter.page_session import SERVER_DEFAULTS
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=300"
@@ -90,17 +91,24 @@ def test_the_boot_script_points_at_the_immutable_runtime_and_bundle(client) -> N
     assert bundle.status_code == 200 and bundle.headers["Cache-Control"] == IMMUTABLE
     assert bundle.data.startswith(b"__BRYTHON__.loadBrythonPackage(")
     assert bundle.data == client.get("/usage/usage_reporter.brython.js").data
-    assert config["reportUrl"] == "/api/ui_counters/_report"
+    assert config["settings"]["report_url"] == "/api/ui_counters/_report"
 
 
 @pytest.mark.parametrize(("settings", "expected"), [
-    ({}, {"flushIntervalS": 30.0, "enabled": True, "honorGpc": True}),
+    ({}, {"report_url": "/api/ui_counters/_report", "flush_interval_s": 30.0, "enabled": True, "honor_gpc": True}),
     ({"USAGE_FLUSH_INTERVAL_S": 5, "USAGE_UI_COUNTERS_ENABLED": False, "USAGE_HONOR_GPC": False},
-     {"flushIntervalS": 5.0, "enabled": False, "honorGpc": False}),
+     {"report_url": "/api/ui_counters/_report", "flush_interval_s": 5.0, "enabled": False, "honor_gpc": False}),
 ])
-def test_the_boot_script_carries_the_settings(tmp_path: Path, settings: dict, expected: dict) -> None:
-    config = boot_config(make_app(tmp_path, **settings).test_client())
-    assert {key: config[key] for key in expected} == expected
+def test_the_boot_script_carries_the_settings_with_the_clients_names(tmp_path: Path, settings: dict,
+                                                                      expected: dict) -> None:
+    """One browser config, built on the server with the keys the client reads: the Brython
+    boot, the worker forwarder and the Pyodide forwarder all carry the same object."""
+    client = make_app(tmp_path, **settings).test_client()
+    config = boot_config(client)
+    assert config["settings"] == expected
+    assert set(expected) == set(SERVER_DEFAULTS)  # the keys page_events.settings reads
+    pyodide = client.get("/usage/boot-pyodide.js").get_data(as_text=True)
+    assert json.dumps(expected, sort_keys=True) in pyodide
 
 
 @pytest.mark.parametrize("path", [

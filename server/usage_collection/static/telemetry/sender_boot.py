@@ -1,43 +1,32 @@
 """The browser telemetry sender on the admin pages, under Brython: the adapter only.
 
 Every rule (once a day per browser, the server's last_reported, backoff) is in
-``usage_reporter.telemetry_sender``; this file gives it the browser's clock, localStorage,
-focus, JSON and fetch, and runs a check at load, every minute, on window focus, and when
-the settings page changes the opt-in. Nothing here may throw into the page.
+``usage_reporter.telemetry_sender``; this file gives it the browser's clock, focus, JSON and
+fetch (localStorage and the once-only console are the visitors' Brython adapter's), and
+runs a check at load, every minute, on window focus, and when the settings page changes the
+opt-in. Nothing here may throw into the page.
 """
 
 from browser import document, window
 import javascript
 
+from usage_reporter._brython import LocalStorage, Runtime  # the visitors' Brython adapter: localStorage, console
+from usage_reporter.page_session import log_once_to
 from usage_reporter.telemetry_sender import CHECK_INTERVAL_MS, Response, TelemetrySender
 
 _config = javascript.JSON.parse(document["usage-admin-config"].text)
-_logged = {}
+_log_once = log_once_to(Runtime())
 _checks = [0]  # checks run so far, due or not: shown in window.usageTelemetrySender
 
 
 def _log(level, message):
-    if message in _logged:
-        return
-    _logged[message] = True
-    if level == "warn":
-        window.console.warn(message)
-    else:
-        window.console.info(message)
-
-
-class _LocalStorage:
-    def get(self, key):
-        value = window.localStorage.getItem(key)
-        return None if value is None else str(value)
-
-    def set(self, key, value):
-        window.localStorage.setItem(key, value)
+    """Each message once per page, as ``info`` or ``warn``."""
+    _log_once(message, message, "warn" if level == "warn" else "info")
 
 
 sender = TelemetrySender(
     clock=lambda: int(window.Date.now()),
-    storage=_LocalStorage(),
+    storage=LocalStorage(),
     parse_json=javascript.JSON.parse,
     dump_json=javascript.JSON.stringify,
     has_focus=lambda: bool(document.hasFocus()),
