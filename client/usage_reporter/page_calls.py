@@ -12,7 +12,7 @@ its own listeners once it runs: one code path for early and live events. Builtin
 """
 
 from . import _json, api
-from .report import FLUSH_INTERVAL_S, METRIC_TYPE
+from .report import FLUSH_INTERVAL_S, METRIC_TYPE, MIN_FLUSH_INTERVAL_S
 
 QUEUE_PREFIX = "usage_reporter.q."
 
@@ -38,7 +38,7 @@ def app_for_path(paths, path):
     return paths[best] if best is not None else None
 
 
-def flush_interval(value, default=FLUSH_INTERVAL_S, minimum=1.0):
+def flush_interval(value, default=FLUSH_INTERVAL_S, minimum=MIN_FLUSH_INTERVAL_S):
     """A flush interval in seconds from a setting or a data attribute (text or number)."""
     try:
         seconds = float(value) if value not in (None, "") else float(default)

@@ -20,6 +20,9 @@ REPORT_PATH = "/api/ui_counters/_report"
 # Seconds between a browser's flushes unless the server (USAGE_FLUSH_INTERVAL_S), the script
 # tag or ``boot`` says otherwise.
 FLUSH_INTERVAL_S = 30.0
+# The shortest flush interval a browser keeps (a smaller setting is raised to it): the
+# server refuses a USAGE_FLUSH_INTERVAL_S below it at start.
+MIN_FLUSH_INTERVAL_S = 1.0
 REPORT_ID_MAX_LENGTH = 64
 # What a reportId may hold: ids are stored as keys and shown in logs, so no spaces or quotes.
 REPORT_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"

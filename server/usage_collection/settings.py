@@ -21,6 +21,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from usage_reporter.report import FLUSH_INTERVAL_S, MIN_FLUSH_INTERVAL_S
+
 from . import setting_parsers as parse
 from .setting_parsers import Parser
 
@@ -110,7 +112,7 @@ class Settings(Mapping[str, Any]):
         "none in the server, run `usage-collection rollup` from cron.")
     report_ids_keep_days: int = declare(7, DAYS,
         "Days a seen reportId is remembered so a retried report is not counted twice.")
-    flush_interval_s: float = declare(30.0, parse.number(float, 0.1, DAY_S),
+    flush_interval_s: float = declare(FLUSH_INTERVAL_S, parse.number(float, MIN_FLUSH_INTERVAL_S, DAY_S),
         "How often browsers flush their buffered report (also on hide and close).", browser=True)
     ui_counters_enabled: bool = declare(True, parse.boolean,
         "When false, browsers record and send nothing (Kibana's "

@@ -131,8 +131,8 @@ BAD_CREATE_APP_VALUES = [
     ("days", "USAGE_APP_USAGE_KEEP_DAYS", 0,
      "setting USAGE_APP_USAGE_KEEP_DAYS: 0 is out of range: expected 1 to 36500 days "
      "(these keep no data for ever: only USAGE_INTAKE_KEEP_DAYS has a 0)"),
-    ("float range", "USAGE_FLUSH_INTERVAL_S", 0.05,
-     "setting USAGE_FLUSH_INTERVAL_S: 0.05 is out of range: expected 0.1 to 86400"),
+    ("float range", "USAGE_FLUSH_INTERVAL_S", 0.5,
+     "setting USAGE_FLUSH_INTERVAL_S: 0.5 is out of range: expected 1 to 86400"),
     ("float text", "USAGE_TELEMETRY_TIMEOUT_S", "10s",
      "setting USAGE_TELEMETRY_TIMEOUT_S: expected a number, got '10s'"),
     ("url", "USAGE_TELEMETRY_URL", "telemetry.example/intake",
