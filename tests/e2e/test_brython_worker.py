@@ -13,14 +13,6 @@ from e2e.usage_pages import UsagePage, clicks, counters, eventually
 
 pytestmark = pytest.mark.e2e
 
-LONG_TASKS = """
-window.longTasks = [];
-new PerformanceObserver(list => {
-  for (const entry of list.getEntries()) window.longTasks.push(entry.duration);
-}).observe({type: "longtask", buffered: true});
-"""
-
-
 @pytest.fixture
 def runtime() -> str:
     return "brython"

@@ -168,24 +168,15 @@ def test_serve_stops_cleanly_on_sigterm(tmp_path):
     """A service manager's stop runs the clean-up (which writes buffered usage counters)."""
     import signal
     import subprocess
-    import time
-    import urllib.request
 
-    from support.live_server import BIN, free_port
+    from support.live_server import BIN, free_port, wait_until_up
 
     port = free_port()
     process = subprocess.Popen([str(BIN / "usage-collection"), "serve", "--port", str(port),
                                 "--db", str(tmp_path / "serve.db")],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=1).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None, "server did not start"
-                time.sleep(0.05)
+        wait_until_up(process, port, timeout=20)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     finally:

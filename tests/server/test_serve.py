@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from e2e.usage_pages import counters
-from support.live_server import BIN, LiveServer, free_port
+from support.live_server import BIN, LiveServer, free_port, wait_until_up
 from usage_collection.cli import main
 
 URL = "/api/ui_counters/_report"
@@ -149,17 +148,6 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _wait_until_up(process: subprocess.Popen, port: int) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=1).read()
-            return
-        except OSError:
-            assert time.monotonic() < deadline and process.poll() is None, "server did not start"
-            time.sleep(0.05)
-
-
 @pytest.mark.timeout(60)
 def test_sigterm_to_serve_with_workers_frees_the_port_and_leaves_no_child(tmp_path):
     """SIGTERM to the process that was started (only it, as a service manager does)."""
@@ -168,7 +156,7 @@ def test_sigterm_to_serve_with_workers_frees_the_port_and_leaves_no_child(tmp_pa
                                 "--db", str(tmp_path / "serve.db")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_until_up(process, port)
+        wait_until_up(process, port)
         workers = _children(process.pid)
         assert len(workers) == 2, workers
         process.send_signal(signal.SIGTERM)

@@ -20,6 +20,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_up(process: subprocess.Popen, port: int, timeout: float = 30.0) -> None:
+    """Until a ``serve`` started by hand answers ``/api/status`` (fails if it exits first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=1).read()
+            return
+        except OSError:
+            assert time.monotonic() < deadline and process.poll() is None, "server did not start"
+            time.sleep(0.05)
+
+
 class LiveServer:
     """Starts, stops, kills and restarts one server process on a fixed port and database."""
 

@@ -16,6 +16,7 @@ from ..errors import BadRequest
 from ..validation import Limits, check_fields, parse_json
 
 ROOT = "request body"
+_LIMITS = Limits()  # the report route's default name-length limits
 
 Fields = Mapping[str, tuple[str, bool]]
 
@@ -34,5 +35,5 @@ def parse_body(raw: bytes, fields: Fields, *, empty_ok: bool = False) -> dict[st
 def check_object(body: Any, fields: Fields, path: str = ROOT) -> dict[str, Any]:
     """The body itself must be an object holding only ``fields``, each of its kind: the
     report route's field walk (``validation.check_fields``), so its rules and messages."""
-    check_fields(body, path, fields, {}, Limits())
+    check_fields(body, path, fields, {}, _LIMITS)
     return body

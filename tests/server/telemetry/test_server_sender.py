@@ -4,7 +4,9 @@ several processes; and for real, into a second server acting as the intake."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -148,9 +150,8 @@ def test_server_mode_starts_the_thread_on_the_first_request_and_stops(make_app):
 
 def test_snapshot_reaches_a_second_server_once_a_day(make_app, clock, tmp_path: Path):
     """For real: HTTP into another usage-collection process acting as the intake."""
-    intake = LiveServer(tmp_path / "intake.db", env={"USAGE_INTAKE_ENABLED": "true"}).start()
-    try:
-        app = make_app(USAGE_TELEMETRY_URL=intake.url + "/api/telemetry/v3/intake", USAGE_TELEMETRY_SEND_FROM="server")
+    with _intake(tmp_path) as intake:
+        app = _sending_to(make_app, intake)
         app.extensions["usage_collection"].telemetry_sender.stop()  # this test is the clock
         app.test_client().post("/api/telemetry/v2/optIn", json={"enabled": True}, headers=XSRF)
         state = app.extensions["usage_collection"]
@@ -172,8 +173,6 @@ def test_snapshot_reaches_a_second_server_once_a_day(make_app, clock, tmp_path: 
             db.close()
         assert [row[0] for row in received] == [state.instance_uuid] * 2
         assert "ui_counters" in json.loads(received[0][1])["usage"]
-    finally:
-        intake.stop()
 
 
 def _real_sender(app, clock, intake: LiveServer, snapshot, post=post_json):
@@ -181,6 +180,24 @@ def _real_sender(app, clock, intake: LiveServer, snapshot, post=post_json):
     app.test_client().post("/api/telemetry/v2/optIn", json={"enabled": True}, headers=XSRF)
     return ServerSender(app.extensions["usage_collection"].storage, telemetry_config(app), lambda: snapshot, clock,
                         timeout=5, post=post)
+
+
+@contextmanager
+def _intake(tmp_path: Path, max_bytes: int | None = None) -> Iterator[LiveServer]:
+    """Another usage-collection process accepting snapshots, stopped afterwards."""
+    env = {"USAGE_INTAKE_ENABLED": "true"}
+    if max_bytes is not None:
+        env["USAGE_INTAKE_MAX_BYTES"] = str(max_bytes)
+    intake = LiveServer(tmp_path / "intake.db", env=env).start()
+    try:
+        yield intake
+    finally:
+        intake.stop()
+
+
+def _sending_to(make_app, intake: LiveServer):
+    """An app whose server-side sender posts to ``intake``."""
+    return make_app(USAGE_TELEMETRY_URL=intake.url + "/api/telemetry/v3/intake", USAGE_TELEMETRY_SEND_FROM="server")
 
 
 def _received(intake: LiveServer) -> list[dict]:
@@ -193,10 +210,8 @@ def _received(intake: LiveServer) -> list[dict]:
 
 def test_a_large_snapshot_is_sent_gzipped_and_lands_whole(make_app, clock, tmp_path: Path):
     """40 KB of user agents travel as ~3 KB (Content-Encoding: gzip) into a real intake."""
-    intake = LiveServer(tmp_path / "intake.db", env={"USAGE_INTAKE_ENABLED": "true",
-                                                     "USAGE_INTAKE_MAX_BYTES": "65536"}).start()
-    try:
-        app = make_app(USAGE_TELEMETRY_URL=intake.url + "/api/telemetry/v3/intake", USAGE_TELEMETRY_SEND_FROM="server")
+    with _intake(tmp_path, 65536) as intake:
+        app = _sending_to(make_app, intake)
         agents = {f"Mozilla/5.0 (X11; Linux x86_64) Chrome/{n}.0 Safari/537.36": n for n in range(600)}
         stats = {"usage": {"user_agents": agents}}
         assert len(json.dumps(stats)) > 35_000
@@ -211,15 +226,11 @@ def test_a_large_snapshot_is_sent_gzipped_and_lands_whole(make_app, clock, tmp_p
         [(encoding, size)] = wire
         assert encoding == "gzip" and size < 5_000
         assert _received(intake) == [stats]
-    finally:
-        intake.stop()
 
 
 def test_a_snapshot_too_large_even_gzipped_fails_visibly_on_the_settings_page(make_app, clock, tmp_path: Path):
-    intake = LiveServer(tmp_path / "intake.db", env={"USAGE_INTAKE_ENABLED": "true",
-                                                     "USAGE_INTAKE_MAX_BYTES": "1024"}).start()
-    try:
-        app = make_app(USAGE_TELEMETRY_URL=intake.url + "/api/telemetry/v3/intake", USAGE_TELEMETRY_SEND_FROM="server")
+    with _intake(tmp_path, 1024) as intake:
+        app = _sending_to(make_app, intake)
         import uuid
 
         stats = {"usage": {"ids": [str(uuid.UUID(int=n * 7919 ** 5 % 2 ** 128)) for n in range(1000)]}}
@@ -230,5 +241,3 @@ def test_a_snapshot_too_large_even_gzipped_fails_visibly_on_the_settings_page(ma
         assert "<dt>Failed attempts</dt>" in page and "1 in a row" in page
         assert "<dt>Last failure</dt>" in page
         assert "HTTP 413: the snapshot (" in page and "gzipped) is larger than the intake accepts" in page
-    finally:
-        intake.stop()
