@@ -29,6 +29,7 @@ from ..timeutil import iso_timestamp, utc_day
 from ..validation import Report
 from .connection import INT64_MAX, Conn, saturating_add
 from .core import StorageCore
+from .pg_batch import store_known
 
 UI_METRIC_ID_PREFIX = "ui-metric"
 CAP_DOMAIN = "usage_collection"
@@ -240,6 +241,9 @@ class ReportStore(StorageCore):
         # Only a report that names something this process has not seen stored can pass its
         # client's new-name limit; the others (nearly all) skip the per-report savepoint.
         checked = [p.key_limit > 0 and self.known_keys.unknown(Keys.of([p.report])).count() > 0 for p in batch]
+        if self.dialect == "postgresql" and not any(checked) and \
+                not self.known_keys.unknown(Keys.of(p.report for p in batch)).count():
+            return self._store_known(batch)
         with self.connection() as conn, conn.transaction():
             fresh = _remember_all(conn, [p for p, check in zip(batch, checked)
                                          if not check and p.report.report_id is not None])
@@ -253,11 +257,36 @@ class ReportStore(StorageCore):
             if accepted:
                 created = self._add(conn, accepted)
         self.known_keys.add(created)  # committed: these names exist now
-        self._ids_since_prune += len(seen)
+        self._count_ids(len(seen))
+        return outcomes
+
+    def _store_known(self, batch: Sequence[Pending]) -> list[Outcome]:
+        """A batch whose every name is stored already, in one statement (``pg_batch.py``)."""
+        outcomes: list[Outcome] = []
+        unique: list[tuple[str | None, Report, datetime]] = []
+        ids: set[str] = set()
+        for pending in batch:
+            report_id = pending.report.report_id
+            if report_id is not None and report_id in ids:
+                outcomes.append(DUPLICATE)
+                continue
+            if report_id is not None:
+                ids.add(report_id)
+            outcomes.append(STORED)
+            unique.append((report_id, pending.report, pending.now))
+        with self.connection() as conn:
+            fresh = store_known(conn, unique)
+        outcomes = [DUPLICATE if outcome == STORED and p.report.report_id is not None
+                    and p.report.report_id not in fresh else outcome for p, outcome in zip(batch, outcomes)]
+        self._count_ids(len(fresh))
+        return outcomes
+
+    def _count_ids(self, stored: int) -> None:
+        """Prune the oldest reportIds now and then (every 1% of the cap)."""
+        self._ids_since_prune += stored
         if self.caps.report_ids and self._ids_since_prune >= max(1000, self.caps.report_ids // 100):
             self._ids_since_prune = 0
             self.cap_report_ids()
-        return outcomes
 
     def _admit(self, conn: Conn, pending: Pending, seen: set[str], fresh: set[str], check_keys: bool) -> Outcome:
         report_id = pending.report.report_id
@@ -283,55 +312,60 @@ class ReportStore(StorageCore):
         return STORED
 
     def _add(self, conn: Conn, accepted: list[Pending]) -> Keys:
-        """Upsert the accepted reports' sums; the keys they now hold (for ``known_keys``)."""
-        reports = [pending.report for pending in accepted]
-        wanted = Keys.of(reports)
-        fresh = new_keys(conn, wanted, self.known_keys)  # usually nothing to ask: every key known
-        dropped: Keys | None = None
-        if self.caps.new_names_per_day and fresh.count():
-            dropped = self._over_name_cap(conn, fresh, utc_day(accepted[-1].now))
-        metrics: dict[str, list[Any]] = {}
-        counters: dict[tuple[str, str, str, str], list[Any]] = {}
+        """Upsert the accepted reports' sums; the keys they now hold (for ``known_keys``).
+
+        The sums are taken first, per key, and everything after works on the batch's few
+        distinct keys: at 20 counters a report, the per-entry work was most of a batch's
+        cost on SQLite. Python's integers do not overflow, so a sum saturates once, at the
+        end. Every row gets the batch's newest time as ``updated_at``: it is committed then."""
+        counts: dict[tuple[str, str, str, str], int] = {}
         usage: dict[tuple[str, str, str], list[Any]] = {}
-        agents: dict[tuple[str, str], list[Any]] = {}
+        agents: dict[tuple[str, str], int] = {}
         for pending in accepted:
-            stamp, day = iso_timestamp(pending.now), utc_day(pending.now)
+            day = utc_day(pending.now)
             report = pending.report
             for c in report.ui_counters:
-                if not c.total or (dropped and (c.app_name, c.event_name, c.type) in dropped.counters):
-                    continue
-                metric_id = ui_metric_id(c.app_name, c.event_name)
-                row = metrics.setdefault(metric_id, [metric_id, c.app_name, c.event_name, 0, stamp])
-                row[3], row[4] = min(row[3] + c.total, INT64_MAX), stamp
-                key = (c.app_name, c.event_name, c.type, day)
-                counter = counters.setdefault(key, [c.app_name, c.event_name, c.type, "ui", day, 0, stamp])
-                counter[5], counter[6] = min(counter[5] + c.total, INT64_MAX), stamp
+                if c.total:
+                    key = (c.app_name, c.event_name, c.type, day)
+                    counts[key] = counts.get(key, 0) + c.total
             for u in report.application_usage:
-                if not (u.minutes_on_screen or u.number_of_clicks):
-                    continue
-                if dropped and (u.app_id, u.view_id) in dropped.views:
-                    continue
-                entry = usage.setdefault((u.app_id, u.view_id, day), [u.app_id, u.view_id, day, 0.0, 0, stamp])
-                entry[3] += u.minutes_on_screen
-                entry[4] = min(entry[4] + u.number_of_clicks, INT64_MAX)
-                entry[5] = stamp
+                if u.minutes_on_screen or u.number_of_clicks:
+                    entry = usage.setdefault((u.app_id, u.view_id, day), [0.0, 0])
+                    entry[0] += u.minutes_on_screen
+                    entry[1] += u.number_of_clicks
             for pair in {(a.key, a.user_agent) for a in report.user_agents}:
-                if dropped and pair in dropped.agents:
-                    continue
-                agent = agents.setdefault(pair, [pair[0], pair[1], stamp, stamp, 0])
-                agent[3], agent[4] = stamp, agent[4] + 1
+                agents[pair] = agents.get(pair, 0) + 1
+        wanted = Keys({key[:3] for key in counts}, {key[:2] for key in usage}, set(agents))
+        fresh = new_keys(conn, wanted, self.known_keys)  # usually nothing to ask: every key known
+        if self.caps.new_names_per_day and fresh.count():
+            dropped = self._over_name_cap(conn, fresh, utc_day(accepted[-1].now))
+            if dropped:
+                counts = {key: n for key, n in counts.items() if key[:3] not in dropped.counters}
+                usage = {key: entry for key, entry in usage.items() if key[:2] not in dropped.views}
+                agents = {pair: n for pair, n in agents.items() if pair not in dropped.agents}
+                wanted = Keys(wanted.counters - dropped.counters, wanted.views - dropped.views,
+                              wanted.agents - dropped.agents)
+        stamp = iso_timestamp(max(pending.now for pending in accepted))
+        metrics: dict[str, list[Any]] = {}
+        for (app, event, _type, _day), n in counts.items():
+            metric_id = ui_metric_id(app, event)
+            row = metrics.get(metric_id)
+            if row is None:
+                metrics[metric_id] = [metric_id, app, event, n, stamp]
+            else:
+                row[3] += n
         # In key order: two hosts' batches touching the same rows lock them in the same order,
         # so PostgreSQL never has to break a deadlock between them.
-        upsert(conn, "ui_metric", [metrics[key] for key in sorted(metrics)])
-        upsert(conn, "usage_counters", [counters[key] for key in sorted(counters)])
-        upsert(conn, "application_usage_daily", [usage[key] for key in sorted(usage)])
-        upsert(conn, "user_agents", [agents[key] for key in sorted(agents)])
+        upsert(conn, "ui_metric", [(*row[:3], min(row[3], INT64_MAX), stamp)
+                                   for _id, row in sorted(metrics.items())])
+        upsert(conn, "usage_counters", [(app, event, kind, "ui", day, min(n, INT64_MAX), stamp)
+                                        for (app, event, kind, day), n in sorted(counts.items())])
+        upsert(conn, "application_usage_daily", [(*key, minutes, min(clicks, INT64_MAX), stamp)
+                                                 for key, (minutes, clicks) in sorted(usage.items())])
+        upsert(conn, "user_agents", [(*pair, stamp, stamp, n) for pair, n in sorted(agents.items())])
         if fresh.agents and self.caps.user_agents_per_key:  # only a key that got a new agent can pass its cap
             _cap_user_agents(conn, {key for key, _agent in fresh.agents if (key, _agent) in agents},
                              self.caps.user_agents_per_key)
-        if dropped:
-            return Keys(wanted.counters - dropped.counters, wanted.views - dropped.views,
-                        wanted.agents - dropped.agents)
         return wanted
 
     def _over_name_cap(self, conn: Conn, fresh: Keys, day: str) -> Keys | None:

@@ -155,6 +155,43 @@ def test_identical_keys_in_a_batch_are_summed_before_the_upsert(db):
     assert select(db, "SELECT minutes_on_screen, number_of_clicks FROM application_usage_daily") == [(1.5, 3)]
 
 
+def test_a_batch_of_known_names_counts_each_new_report_once_in_every_table(db):
+    # Once its names are stored, a batch takes PostgreSQL's one-statement path (pg_batch.py);
+    # it must agree with the usual one on every table.
+    agent = UserAgent("k", "user_agent", "app", "UA")
+    first = Report(report_id="first", ui_counters=(counter("app", "open", 1), counter("app", "open", 2, "loaded")),
+                   application_usage=(ApplicationUsage("app", "main", 0.5, 1),), user_agents=(agent,))
+    second = Report(report_id="second", ui_counters=(counter("app", "open", 3), counter("app", "open", 4, "loaded")),
+                    application_usage=(ApplicationUsage("app", "main", 1.0, 2),), user_agents=(agent, agent))
+    no_id = Report(ui_counters=(counter("app", "open", 5),), application_usage=(ApplicationUsage("app", "main", 0.25, 0),),
+                   user_agents=(agent,))
+    assert db.store_batch([Pending(first, NOW)]) == ["stored"]
+    later, next_day = NOW + timedelta(minutes=1), NOW + timedelta(days=1)
+    assert db.store_batch([Pending(first, later), Pending(second, later), Pending(second, later),
+                           Pending(no_id, next_day)]) == ["duplicate", "stored", "duplicate", "stored"]
+    assert select(db, "SELECT counter_name, counter_type, day, count FROM usage_counters ORDER BY 2, 3") == [
+        ("open", "click", "2025-04-10", 4), ("open", "click", "2025-04-11", 5), ("open", "loaded", "2025-04-10", 6)]
+    assert select(db, "SELECT id, count FROM ui_metric") == [("ui-metric:app:open", 15)]
+    assert select(db, "SELECT day, minutes_on_screen, number_of_clicks FROM application_usage_daily ORDER BY day") == [
+        ("2025-04-10", 1.5, 3), ("2025-04-11", 0.25, 0)]
+    assert select(db, "SELECT first_seen, reports FROM user_agents") == [("2025-04-10T12:00:00.000Z", 3)]
+    assert select(db, "SELECT report_id FROM reports_seen ORDER BY 1") == [("first",), ("second",)]
+
+
+def test_a_batch_of_known_names_saturates_at_the_int64_maximum(db):
+    report = Report(ui_counters=(counter("a", "e", 1),), application_usage=(ApplicationUsage("a", "main", 1.0, 1),))
+    db.store_report(report, NOW)  # the names are stored (and known to this process) from here on
+    near = INT64_MAX - 5
+    db.execute("UPDATE ui_metric SET count = ?", [near])
+    db.execute("UPDATE usage_counters SET count = ?", [near])
+    db.execute("UPDATE application_usage_daily SET number_of_clicks = ?", [near])
+    big = Report(ui_counters=(counter("a", "e", INT64_MAX),), application_usage=(ApplicationUsage("a", "main", 1.0, 3),))
+    assert db.store_batch([Pending(big, NOW), Pending(big, NOW)]) == ["stored", "stored"]
+    assert select(db, "SELECT count FROM ui_metric") == [(INT64_MAX,)]
+    assert select(db, "SELECT count FROM usage_counters") == [(INT64_MAX,)]
+    assert select(db, "SELECT minutes_on_screen, number_of_clicks FROM application_usage_daily") == [(3.0, INT64_MAX)]
+
+
 # -- counts that cannot overflow ---------------------------------------------------------------
 
 def test_counts_saturate_at_the_int64_maximum_and_sums_read_without_overflow(db):
