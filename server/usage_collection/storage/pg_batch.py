@@ -13,8 +13,14 @@ Here the whole batch is one statement with a fixed text and one array per column
 arrays, and in autocommit the statement is its own transaction: the rows are locked for
 the one round trip and the commit. Its CTEs store the reportIds, keep the counters of
 the reports whose reportId was new (or absent), sum identical keys, and upsert each table
-in key order (``COLLATE "C"``: the order of Python's ``sorted``, which the other path
-uses, so the two paths lock rows in the same order). It answers the reportIds it stored.
+in key order. It answers the reportIds it stored.
+
+Both paths must lock rows in one order, or two receivers deadlock (PostgreSQL breaks it
+after a second by failing one batch): tables in the order ``reports.py`` writes them
+(ui_metric, usage_counters, application_usage_daily, user_agents), rows in key order.
+PostgreSQL runs the data-modifying CTEs of a statement in no promised order, so each
+upsert waits for the one before it (``WHERE (SELECT COUNT(*) FROM previous) >= 0``), and
+rows are sorted ``COLLATE "C"``, the code-point order of Python's ``sorted``.
 
 Only batches whose every key is already stored come here (``reports.py`` decides): a new
 name has caps and per-client limits to check first, in the usual path.
@@ -58,25 +64,29 @@ WITH fresh AS (
     FROM counters GROUP BY app, event ORDER BY 'ui-metric:' || app || ':' || event COLLATE "C"
     ON CONFLICT (id) DO UPDATE SET count = {saturating_add("ui_metric", "count")},
         updated_at = excluded.updated_at
+    RETURNING 1
 ), counter_rows AS (
     INSERT INTO usage_counters (domain_id, counter_name, counter_type, source, day, count, updated_at)
     SELECT app, event, type, 'ui', day, LEAST(SUM(total), {INT64_MAX})::bigint, MAX(at)
-    FROM counters GROUP BY app, event, type, day
+    FROM counters WHERE (SELECT COUNT(*) FROM metric_rows) >= 0 GROUP BY app, event, type, day
     ORDER BY app COLLATE "C", event COLLATE "C", type COLLATE "C", day COLLATE "C"
     ON CONFLICT (domain_id, counter_name, counter_type, source, day) DO UPDATE SET
         count = {saturating_add("usage_counters", "count")},
         updated_at = GREATEST(excluded.updated_at, usage_counters.updated_at)
+    RETURNING 1
 ), usage_rows AS (
     INSERT INTO application_usage_daily (app_id, view_id, day, minutes_on_screen, number_of_clicks, updated_at)
     SELECT app, view, day, SUM(minutes), LEAST(SUM(clicks), {INT64_MAX})::bigint, MAX(at)
-    FROM usage GROUP BY app, view, day ORDER BY app COLLATE "C", view COLLATE "C", day COLLATE "C"
+    FROM usage WHERE (SELECT COUNT(*) FROM counter_rows) >= 0 GROUP BY app, view, day ORDER BY app COLLATE "C", view COLLATE "C", day COLLATE "C"
     ON CONFLICT (app_id, view_id, day) DO UPDATE SET
         minutes_on_screen = application_usage_daily.minutes_on_screen + excluded.minutes_on_screen,
         number_of_clicks = {saturating_add("application_usage_daily", "number_of_clicks")},
         updated_at = excluded.updated_at
+    RETURNING 1
 ), agent_rows AS (
     INSERT INTO user_agents (key, user_agent, first_seen, last_seen, reports)
-    SELECT key, agent, MIN(at), MAX(at), COUNT(*) FROM agents GROUP BY key, agent
+    SELECT key, agent, MIN(at), MAX(at), COUNT(*) FROM agents WHERE (SELECT COUNT(*) FROM usage_rows) >= 0
+    GROUP BY key, agent
     ORDER BY key COLLATE "C", agent COLLATE "C"
     ON CONFLICT (key, user_agent) DO UPDATE SET last_seen = excluded.last_seen,
         reports = {saturating_add("user_agents", "reports")}

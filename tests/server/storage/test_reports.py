@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from support.tables import data_row_counts, stored_nothing
 from support.usage_rows import db  # noqa: F401
-from usage_collection.storage import INT64_MAX, Caps, KeyLimitHit, Pending, StorageError
+from usage_collection.storage import INT64_MAX, Caps, KeyLimitHit, Pending, StorageError, open_storage
 from usage_collection.storage.reports import ui_metric_id
 from usage_collection.timeutil import iso_timestamp
 from usage_collection.validation import ApplicationUsage, Report, UiCounter, UserAgent
@@ -190,6 +191,41 @@ def test_a_batch_of_known_names_saturates_at_the_int64_maximum(db):
     assert select(db, "SELECT count FROM ui_metric") == [(INT64_MAX,)]
     assert select(db, "SELECT count FROM usage_counters") == [(INT64_MAX,)]
     assert select(db, "SELECT minutes_on_screen, number_of_clicks FROM application_usage_daily") == [(3.0, INT64_MAX)]
+
+
+def test_batches_of_known_and_of_new_names_stored_at_once_lock_rows_in_one_order(db):
+    # Two receivers: one whose names are all known (PostgreSQL's one-statement path), one that
+    # has forgotten them (the usual path, as after a start). Both lock the same hot rows; in
+    # different orders they deadlock, and PostgreSQL fails one of them after a second.
+    counters = tuple(counter("app", f"event_{n}", 1) for n in range(10))
+    report = Report(ui_counters=counters, application_usage=(ApplicationUsage("app", "main", 0.5, 1),),
+                    user_agents=(UserAgent("k", "user_agent", "app", "UA"),))
+    db.store_report(report, NOW)
+    errors: list[BaseException] = []
+    rounds = 120
+
+    def receiver(forgetful: bool) -> None:
+        storage = open_storage(db.url)
+        try:
+            storage.store_report(report, NOW)  # learns the names
+            for _ in range(rounds):
+                if forgetful:
+                    storage.known_keys.clear()
+                storage.store_batch([Pending(report, NOW), Pending(report, NOW)])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            storage.close()
+
+    threads = [threading.Thread(target=receiver, args=(forgetful,)) for forgetful in (False, True, False, True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    reports = 1 + 4 * (1 + 2 * rounds)
+    assert select(db, "SELECT MIN(count), MAX(count) FROM usage_counters") == [(reports, reports)]
+    assert select(db, "SELECT reports FROM user_agents") == [(reports,)]
 
 
 # -- counts that cannot overflow ---------------------------------------------------------------
