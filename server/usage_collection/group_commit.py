@@ -18,6 +18,10 @@ transaction, commits, and only then wakes each request with its own outcome.
 The writer is a thread (a greenlet under gevent's monkey-patching, which is what ``serve``
 runs); it is started on first use, again in a forked child, and ends after ``IDLE_EXIT_S``
 without reports (an app that is dropped leaves no thread behind).
+
+The same writer batches the rate limit's request counts (``Storage.count_requests``):
+``GroupCommit`` takes any ``store_batch`` that maps a list of items to their outcomes in
+one transaction.
 """
 
 from __future__ import annotations
@@ -28,10 +32,9 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
-from .storage import Pending, Storage, StorageError
-from .storage.reports import Outcome
+from .storage import StorageError
 
 log = logging.getLogger("usage_collection.group_commit")
 
@@ -42,21 +45,21 @@ IDLE_EXIT_S = 5.0
 
 
 class _Item:
-    """A report waiting for its commit. ``done`` is a bare lock, held until the outcome is
+    """An item (a report, a request to count) waiting for its commit. ``done`` is a bare lock, held until the outcome is
     set: a waiter blocks acquiring it. Under gevent's patching a ``threading.Event`` is a
     Condition built in Python, and waking a batch's requests through one cost about a sixth
     of a stored report's CPU time; a lock (a gevent semaphore there) costs a few µs."""
 
     __slots__ = ("pending", "done", "outcome", "error")
 
-    def __init__(self, pending: Pending) -> None:
+    def __init__(self, pending: Any) -> None:
         self.pending = pending
         self.done = _thread.allocate_lock()
         self.done.acquire()
-        self.outcome: Outcome | None = None
+        self.outcome: Any = None
         self.error: BaseException | None = None
 
-    def finish(self, outcome: Outcome | None, error: BaseException | None = None) -> None:
+    def finish(self, outcome: Any, error: BaseException | None = None) -> None:
         self.outcome, self.error = outcome, error
         self.done.release()
 
@@ -72,9 +75,13 @@ class BatchStats:
 
 
 class GroupCommit:
-    def __init__(self, storage: Storage, window_s: float = DEFAULT_WINDOW_S,
-                 max_reports: int = DEFAULT_MAX_REPORTS) -> None:
-        self.storage = storage
+    """One writer per process for ``store_batch(items) -> outcomes`` (``Storage.store_batch``
+    for reports, ``Storage.count_requests`` for the rate limit)."""
+
+    def __init__(self, store_batch: Callable[[list[Any]], list[Any]], window_s: float = DEFAULT_WINDOW_S,
+                 max_reports: int = DEFAULT_MAX_REPORTS, name: str = "group-commit") -> None:
+        self.store_batch = store_batch
+        self.name = name
         self.window_s = max(0.0, window_s)
         self.max_reports = max(1, max_reports)
         self.stats = BatchStats()
@@ -88,7 +95,7 @@ class GroupCommit:
         self._closed = False
         self._last_batch = 0
 
-    def submit(self, pending: Pending, timeout_s: float = SUBMIT_TIMEOUT_S) -> Outcome:
+    def submit(self, pending: Any, timeout_s: float = SUBMIT_TIMEOUT_S) -> Any:
         """Store ``pending`` with whatever else is queued; its outcome once committed."""
         item = _Item(pending)
         with self._mutex:
@@ -96,7 +103,7 @@ class GroupCommit:
             self._queue.append(item)
             self._wake_writer()
         if not item.done.acquire(True, timeout_s):
-            raise StorageError(f"the report was not committed within {timeout_s:.0f} s")
+            raise StorageError(f"not committed within {timeout_s:.0f} s")
         if item.error is not None:
             raise item.error
         assert item.outcome is not None
@@ -124,7 +131,7 @@ class GroupCommit:
         if self._closed:
             raise StorageError("the receiver is shutting down")
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="usage-collection-group-commit", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=f"usage-collection-{self.name}", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
@@ -159,12 +166,12 @@ class GroupCommit:
         self.stats.reports += len(batch)
         self.stats.largest = max(self.stats.largest, len(batch))
         try:
-            outcomes = self.storage.store_batch([item.pending for item in batch])
+            outcomes = self.store_batch([item.pending for item in batch])
         except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
             self.stats.failed_batches += 1
             error = exc if isinstance(exc, StorageError) else StorageError(f"storing failed: {exc!r}")
             if not isinstance(exc, StorageError):
-                log.exception("group commit: a batch of %d reports failed", len(batch))
+                log.exception("%s: a batch of %d failed", self.name, len(batch))
             for item in batch:
                 item.finish(None, error)
             return

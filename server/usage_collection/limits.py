@@ -19,7 +19,9 @@ default: the operator's machine, benchmarks and tests) are never limited.
 
 In-memory limiters (Flask-Limiter's default storage) count per worker process, so two
 gunicorn workers would allow twice the limit; both limits are kept in the database every
-worker and every host shares (``storage/``), one tiny write per report.
+worker and every host shares (``storage/``): the request counts of concurrent requests
+share one small transaction (``storage/request_counts.py``), the key limit is checked in
+the report's batch.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Callable
 
 from .access import client_address, client_ip, forwarded_by_untrusted_peer, in_networks
 from .errors import ApiError
 from .settings import Settings
-from .storage import KeyLimitHit, Storage
+from .storage import KeyLimitHit
 
 RATE_SETTING = "USAGE_RATE_LIMIT_PER_MINUTE"  # named in the 429 messages
 KEYS_SETTING = "USAGE_MAX_NEW_KEYS_PER_CLIENT_PER_DAY"
@@ -76,14 +79,15 @@ def is_exempt(address: str | None, settings: Settings) -> bool:
     return in_networks(address, settings.limits_exempt)
 
 
-def check_rate(storage: Storage, client: str, now: datetime, limit: int) -> None:
-    """Count one request for ``client`` (reports and intake posts share the count);
-    ``LimitExceeded`` past ``limit`` this minute."""
+def check_rate(count: Callable[[tuple[str, int, int]], int], client: str, now: datetime, limit: int) -> None:
+    """Count one request for ``client`` (reports and intake posts share the count) with
+    ``count`` (a batch writer over ``Storage.count_requests``); ``LimitExceeded`` past
+    ``limit`` this minute."""
     if limit <= 0:
         return
     epoch = int(now.timestamp())
     window = epoch - epoch % WINDOW_S
-    requests = storage.count_request(client, window, WINDOW_S)
+    requests = count((client, window, WINDOW_S))
     if requests > limit:
         raise LimitExceeded(f"Too many requests from {client}: at most {limit} per minute "
                             f"({RATE_SETTING}). Retry later.", window + WINDOW_S - epoch)

@@ -59,7 +59,8 @@ class UsageState:
     collector_set: CollectorSet = field(default_factory=CollectorSet)
     usage_counters: UsageCounters | None = None
     rollup_task: PeriodicTask | None = None
-    group_commit: GroupCommit = field(init=False, repr=False)
+    group_commit: GroupCommit = field(init=False, repr=False)  # reports
+    request_counts: GroupCommit = field(init=False, repr=False)  # the rate limit's counts
     data_tasks: DataTasks = field(default_factory=DataTasks)
     data_task_thread: PeriodicTask | None = None
     # What the app's parts build at start (each set by its owner, None until then):
@@ -74,8 +75,9 @@ class UsageState:
     _closed: bool = False
 
     def __post_init__(self) -> None:
-        self.group_commit = GroupCommit(self.storage, window_s=self.settings.group_commit_ms / 1000,
+        self.group_commit = GroupCommit(self.storage.store_batch, window_s=self.settings.group_commit_ms / 1000,
                                         max_reports=self.settings.group_commit_max_reports)
+        self.request_counts = GroupCommit(self.storage.count_requests, name="group-commit-rate")
 
     @property
     def db_url(self) -> str:
@@ -138,6 +140,7 @@ class UsageState:
         if self.telemetry_sender is not None:
             closers.append(("the telemetry sender", self.telemetry_sender.stop))
         closers.append(("group commit", self.group_commit.close))
+        closers.append(("the request counts", self.request_counts.close))
         if self.usage_counters is not None:
             closers.append(("the usage counters", self.usage_counters.close))
         closers.append(("the storage", self.storage.close))

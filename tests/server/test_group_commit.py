@@ -39,7 +39,7 @@ def submit_all(writer: GroupCommit, reports: list[Report]) -> list[object]:
 
 
 def test_concurrent_reports_share_transactions_and_each_is_counted_once(storage):
-    writer = GroupCommit(storage, window_s=0.005, max_reports=50)
+    writer = GroupCommit(storage.store_batch, window_s=0.005, max_reports=50)
     # 60 distinct reports, then the same 60 again (retries): 60 stored, 60 duplicates
     reports = [report(f"r{n}", total=n + 1) for n in range(60)]
     first = submit_all(writer, reports)
@@ -54,7 +54,7 @@ def test_concurrent_reports_share_transactions_and_each_is_counted_once(storage)
 
 
 def test_a_failed_commit_fails_every_request_of_its_batch_and_stores_none(storage):
-    writer = GroupCommit(storage, window_s=0.005)
+    writer = GroupCommit(storage.store_batch, window_s=0.005)
     storage.execute("ALTER TABLE ui_metric RENAME TO ui_metric_gone")
     outcomes = submit_all(writer, [report(f"f{n}") for n in range(8)])
     assert all(isinstance(outcome, StorageError) for outcome in outcomes), outcomes
@@ -68,7 +68,7 @@ def test_a_failed_commit_fails_every_request_of_its_batch_and_stores_none(storag
 
 
 def test_a_closed_writer_refuses_new_reports(storage):
-    writer = GroupCommit(storage)
+    writer = GroupCommit(storage.store_batch)
     assert writer.submit(Pending(report("a"), NOW)) == "stored"
     writer.close()
     with pytest.raises(StorageError, match="shutting down"):

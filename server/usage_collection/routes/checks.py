@@ -123,7 +123,7 @@ def rate_limit(state: UsageState, now: datetime, what: str) -> tuple[str, bool]:
     client, limited = limits.request_client(settings)
     if limited:  # shared by every worker and host, in the database
         with storage_errors(what):
-            limits.check_rate(state.storage, client, now, settings.rate_limit_per_minute)
+            limits.check_rate(state.request_counts.submit, client, now, settings.rate_limit_per_minute)
     return client, limited
 
 

@@ -12,9 +12,10 @@ from .dashboard import DashboardReads
 from .data_tasks import DataTaskStore
 from .reads import CollectorReads
 from .reports import ReportStore
+from .request_counts import RequestCounts
 from .telemetry import TelemetryStore
 from .upkeep import Upkeep
 
 
-class Storage(ReportStore, CollectorReads, DashboardReads, TelemetryStore, Upkeep, DataTaskStore):
+class Storage(ReportStore, RequestCounts, CollectorReads, DashboardReads, TelemetryStore, Upkeep, DataTaskStore):
     """Everything stored, behind methods; see the mixed-in modules for each part."""

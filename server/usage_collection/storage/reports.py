@@ -217,7 +217,7 @@ class _Refused(Exception):
 
 
 class ReportStore(StorageCore):
-    """The write path: reports, the request-rate window, server usage counters."""
+    """The write path: reports and server usage counters."""
 
     caps: Caps = Caps()
     _ids_since_prune: int = 0
@@ -403,17 +403,6 @@ class ReportStore(StorageCore):
             if cutoff is None:
                 return 0
             return conn.execute("DELETE FROM reports_seen WHERE received_at <= ?", [cutoff]).rowcount
-
-    def count_request(self, client: str, window_start: int, window_s: int) -> int:
-        """Count one request of ``client`` in the window starting at ``window_start``; the count so far."""
-        with self.connection() as conn, conn.transaction():
-            conn.relaxed_commit()
-            requests = conn.one("INSERT INTO client_requests (window_start, client, requests) VALUES (?, ?, 1) "
-                                "ON CONFLICT (window_start, client) DO UPDATE SET "
-                                "requests = client_requests.requests + 1 RETURNING requests", [window_start, client])
-            if requests == 1:  # first request of this client in this window: forget old windows
-                conn.execute("DELETE FROM client_requests WHERE window_start < ?", [window_start - window_s])
-        return int(requests)
 
     def add_server_counters(self, rows: Sequence[tuple[str, str, str, str, int, str]]) -> None:
         """Add server usage counters ``(domain, name, type, day, count, updated_at)`` in one transaction."""
