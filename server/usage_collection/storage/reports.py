@@ -11,7 +11,9 @@ per report capped PostgreSQL at about 700 reports/s. Inside the batch:
   is stored;
 * past the deployment's daily cap on new names (``USAGE_MAX_NEW_NAMES_PER_DAY``), the
   entries naming something new are dropped and counted, while known names still count;
-* identical keys are summed in Python, then each table gets a few multi-row upserts.
+* identical keys are summed in Python, then each table gets a few multi-row upserts;
+* on PostgreSQL, a batch whose every name is already stored (nearly all of them) is one
+  statement instead (``pg_batch.py``).
 
 Every increment is ``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`` with the
 sum saturating at the int64 maximum, so concurrent processes and hosts never lose an
