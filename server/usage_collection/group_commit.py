@@ -45,10 +45,12 @@ IDLE_EXIT_S = 5.0
 
 
 class _Item:
-    """An item (a report, a request to count) waiting for its commit. ``done`` is a bare lock, held until the outcome is
-    set: a waiter blocks acquiring it. Under gevent's patching a ``threading.Event`` is a
-    Condition built in Python, and waking a batch's requests through one cost about a sixth
-    of a stored report's CPU time; a lock (a gevent semaphore there) costs a few µs."""
+    """An item (a report, a request to count) waiting for its commit.
+
+    ``done`` is a bare lock, held until the outcome is set: the waiter blocks acquiring it.
+    A ``threading.Event`` is a Condition written in Python, with a lock of its own per wait;
+    a bare lock (a gevent semaphore under ``serve``) is the least there is to block on. A
+    submit and its wake-up cost about 8 µs under gevent here."""
 
     __slots__ = ("pending", "done", "outcome", "error")
 
