@@ -14,24 +14,7 @@ from .core import StorageError
 from .reports import Caps, KeyLimitHit, Pending
 from .schema import SCHEMA_VERSION, TABLES, SchemaTooNew
 from .telemetry import IntakeCaps, IntakeRefused
-
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres_url(url: str) -> bool:
-    return str(url).lower().startswith(POSTGRES_SCHEMES)
-
-
-def describe_url(url: str) -> str:
-    """``url`` for logs and messages: a PostgreSQL URL's password becomes ``***``."""
-    if not is_postgres_url(url):
-        return str(url)
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(str(url))
-    if parts.password:
-        return urlunsplit(parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@")))
-    return str(url)
+from .urls import POSTGRES_SCHEMES, describe_url, is_postgres_url
 
 
 def open_storage(url: str) -> Storage:
@@ -49,5 +32,5 @@ def open_storage(url: str) -> Storage:
     return SQLiteStorage(str(url))
 
 
-__all__ = ["describe_url", "INT64_MAX", "SCHEMA_VERSION", "TABLES", "Caps", "IntakeCaps", "IntakeRefused", "KeyLimitHit", "Pending",
+__all__ = ["POSTGRES_SCHEMES", "describe_url", "INT64_MAX", "SCHEMA_VERSION", "TABLES", "Caps", "IntakeCaps", "IntakeRefused", "KeyLimitHit", "Pending",
            "SchemaTooNew", "Storage", "StorageError", "is_postgres_url", "open_storage"]

@@ -22,6 +22,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .base import Storage
 from .connection import INT64_MAX, Conn
 from .core import StorageError
+from .urls import describe_url
 
 
 class PostgresConn(Conn):
@@ -67,8 +68,6 @@ class PostgresStorage(Storage):
 
     @property
     def description(self) -> str:
-        from . import describe_url
-
         return describe_url(self.url)
 
     def _get_pool(self) -> Any:
