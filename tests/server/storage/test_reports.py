@@ -179,6 +179,24 @@ def test_a_batch_of_known_names_counts_each_new_report_once_in_every_table(db):
     assert select(db, "SELECT report_id FROM reports_seen ORDER BY 1") == [("first",), ("second",)]
 
 
+def test_a_batch_of_known_names_keeps_every_character_of_them(db):
+    # PostgreSQL's one-statement path carries names as JSON text: quotes, backslashes and
+    # characters beyond ASCII must come back as they went in.
+    names = ['say "hi"', "back\\slash", "emoji \U0001F600", "line\u2028separator", "été"]
+    report = Report(ui_counters=tuple(counter("app é", name, 2) for name in names),
+                    application_usage=(ApplicationUsage("app é", 'view "1"', 0.5, 1),),
+                    user_agents=(UserAgent("k", "user_agent", "app é", 'Mozilla/5.0 "\\"'),))
+    db.store_report(report, NOW)
+    assert db.store_batch([Pending(report, NOW), Pending(report, NOW)]) == ["stored", "stored"]
+    assert select(db, "SELECT domain_id, counter_name, count FROM usage_counters ORDER BY counter_name") == sorted(
+        ("app é", name, 6) for name in names)
+    assert select(db, "SELECT id, count FROM ui_metric ORDER BY id") == sorted(
+        (ui_metric_id("app é", name), 6) for name in names)
+    assert select(db, "SELECT app_id, view_id, number_of_clicks FROM application_usage_daily") == [
+        ("app é", 'view "1"', 3)]
+    assert select(db, "SELECT user_agent, reports FROM user_agents") == [('Mozilla/5.0 "\\"', 3)]
+
+
 def test_a_batch_of_known_names_saturates_at_the_int64_maximum(db):
     report = Report(ui_counters=(counter("a", "e", 1),), application_usage=(ApplicationUsage("a", "main", 1.0, 1),))
     db.store_report(report, NOW)  # the names are stored (and known to this process) from here on
