@@ -132,6 +132,8 @@ def query_flag(name: str, default: bool = False) -> bool:
     (``schema.boolean``, or ``''`` meaning true, so ``?extended&legacy`` turns both on):
     absent is ``default``; ``''`` and ``true`` are True, ``false`` False (any case); anything
     else, ``1``, ``0`` and ``yes`` included, is a 400 naming the flag."""
+    if not request.environ.get("QUERY_STRING"):  # most reports: no query to parse
+        return default
     value = request.args.get(name)
     if value is None:
         return default
