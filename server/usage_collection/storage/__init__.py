@@ -32,5 +32,6 @@ def open_storage(url: str) -> Storage:
     return SQLiteStorage(str(url))
 
 
-__all__ = ["POSTGRES_SCHEMES", "describe_url", "INT64_MAX", "SCHEMA_VERSION", "TABLES", "Caps", "IntakeCaps", "IntakeRefused", "KeyLimitHit", "Pending",
-           "SchemaTooNew", "Storage", "StorageError", "is_postgres_url", "open_storage"]
+__all__ = ["POSTGRES_SCHEMES", "describe_url", "INT64_MAX", "SCHEMA_VERSION", "TABLES", "Caps", "IntakeCaps",
+           "IntakeRefused", "KeyLimitHit", "Pending", "SchemaTooNew", "Storage", "StorageError", "is_postgres_url",
+           "open_storage"]

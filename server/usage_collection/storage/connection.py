@@ -23,6 +23,9 @@ from typing import Any, Iterator, Protocol, Sequence
 INT64_MAX = 9_223_372_036_854_775_807
 """Stored counts saturate here instead of overflowing (SQLite would store a REAL, PostgreSQL raise)."""
 
+CHUNK_ROWS = 100
+"""Rows per multi-row statement: well under both engines' parameter limits."""
+
 
 class Cursor(Protocol):
     rowcount: int

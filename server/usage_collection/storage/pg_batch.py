@@ -77,7 +77,8 @@ WITH fresh AS (
 ), usage_rows AS (
     INSERT INTO application_usage_daily (app_id, view_id, day, minutes_on_screen, number_of_clicks, updated_at)
     SELECT app, view, day, SUM(minutes), LEAST(SUM(clicks), {INT64_MAX})::bigint, MAX(at)
-    FROM usage WHERE (SELECT COUNT(*) FROM counter_rows) >= 0 GROUP BY app, view, day ORDER BY app COLLATE "C", view COLLATE "C", day COLLATE "C"
+    FROM usage WHERE (SELECT COUNT(*) FROM counter_rows) >= 0 GROUP BY app, view, day
+    ORDER BY app COLLATE "C", view COLLATE "C", day COLLATE "C"
     ON CONFLICT (app_id, view_id, day) DO UPDATE SET
         minutes_on_screen = application_usage_daily.minutes_on_screen + excluded.minutes_on_screen,
         number_of_clicks = {saturating_add("application_usage_daily", "number_of_clicks")},

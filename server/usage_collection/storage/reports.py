@@ -29,7 +29,7 @@ from typing import Any, Iterable, Sequence
 
 from ..timeutil import iso_timestamp, utc_day
 from ..validation import Report
-from .connection import INT64_MAX, Conn, saturating_add
+from .connection import CHUNK_ROWS, INT64_MAX, Conn, saturating_add
 from .core import StorageCore
 from .pg_batch import store_known
 
@@ -40,7 +40,6 @@ CAP_DOMAIN = "usage_collection"
 STORED = "stored"
 DUPLICATE = "duplicate"
 
-_CHUNK = 100  # rows per multi-row statement: well under both engines' parameter limits
 
 
 @dataclass(frozen=True)
@@ -104,8 +103,8 @@ def upsert(conn: Conn, table: str, rows: Sequence[Sequence[Any]]) -> None:
     """Add ``rows`` into ``table`` with multi-row upserts (one statement per chunk)."""
     sql, width = _UPSERTS[table]
     group = "(" + ", ".join(["?"] * width) + ")"
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start:start + _CHUNK]
+    for start in range(0, len(rows), CHUNK_ROWS):
+        chunk = rows[start:start + CHUNK_ROWS]
         conn.execute(sql.format(rows=", ".join([group] * len(chunk))), [value for row in chunk for value in row])
 
 
@@ -186,8 +185,8 @@ def new_keys(conn: Conn, keys: Keys, known: KnownKeys | None = None) -> Keys:
         wanted = sorted(getattr(keys, name))
         known_rows: set[Any] = getattr(stored, name)
         group = "(" + ", ".join(["?"] * width) + ")"
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start:start + _CHUNK]
+        for start in range(0, len(wanted), CHUNK_ROWS):
+            chunk = wanted[start:start + CHUNK_ROWS]
             values = ", ".join([group] * len(chunk))
             params = [value for row in chunk for value in row]
             known_rows.update(tuple(row) for row in conn.all(sql.format(rows=values), params * sql.count("{rows}")))
@@ -242,10 +241,13 @@ class ReportStore(StorageCore):
         created = Keys(set(), set(), set())
         # Only a report that names something this process has not seen stored can pass its
         # client's new-name limit; the others (nearly all) skip the per-report savepoint.
-        checked = [p.key_limit > 0 and self.known_keys.unknown(Keys.of([p.report])).count() > 0 for p in batch]
-        if self.dialect == "postgresql" and not any(checked) and \
-                not self.known_keys.unknown(Keys.of(p.report for p in batch)).count():
+        # On PostgreSQL a batch naming nothing new is one statement; each report is asked once.
+        one_statement = self.dialect == "postgresql"
+        names_new = [(one_statement or p.key_limit > 0) and self.known_keys.unknown(Keys.of([p.report])).count() > 0
+                     for p in batch]
+        if one_statement and not any(names_new):
             return self._store_known(batch)
+        checked = [p.key_limit > 0 and new for p, new in zip(batch, names_new)]
         with self.connection() as conn, conn.transaction():
             fresh = _remember_all(conn, [p for p, check in zip(batch, checked)
                                          if not check and p.report.report_id is not None])
@@ -419,8 +421,8 @@ def _remember_all(conn: Conn, batch: Sequence[Pending]) -> set[str]:
         rows.setdefault(pending.report.report_id or "", iso_timestamp(pending.now))
     fresh: set[str] = set()
     items = list(rows.items())
-    for start in range(0, len(items), _CHUNK):
-        chunk = items[start:start + _CHUNK]
+    for start in range(0, len(items), CHUNK_ROWS):
+        chunk = items[start:start + CHUNK_ROWS]
         fresh.update(row[0] for row in conn.all(
             "INSERT INTO reports_seen (report_id, received_at) VALUES " + ", ".join(["(?, ?)"] * len(chunk)) +
             " ON CONFLICT (report_id) DO NOTHING RETURNING report_id", [value for row in chunk for value in row]))

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .connection import CHUNK_ROWS
 from .core import StorageCore
-
-_CHUNK = 100
 
 
 class RequestCounts(StorageCore):
@@ -30,8 +29,8 @@ class RequestCounts(StorageCore):
         keys = sorted(added)  # in key order: two hosts lock the rows in the same order
         with self.connection() as conn, conn.transaction():
             conn.relaxed_commit()
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start:start + _CHUNK]
+            for start in range(0, len(keys), CHUNK_ROWS):
+                chunk = keys[start:start + CHUNK_ROWS]
                 rows = conn.all("INSERT INTO client_requests (window_start, client, requests) VALUES " +
                                 ", ".join(["(?, ?, ?)"] * len(chunk)) +
                                 " ON CONFLICT (window_start, client) DO UPDATE SET "
