@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -95,6 +96,47 @@ def test_200_slow_clients_are_held_while_status_answers_within_1s(tmp_path, work
     finally:
         for sock, _ in slow:
             sock.close()
+        server.stop()
+
+
+PIPELINED = 1500
+
+
+@pytest.mark.timeout(60)
+def test_pipelined_requests_on_one_connection_do_not_hold_the_worker_from_another(tmp_path):
+    """A client that pipelines 1500 requests on one kept-alive connection gets them answered
+    one after the other, and a second client's request is answered among the first of them,
+    not after the last: the worker yields to its other connections after each request."""
+    server = LiveServer(tmp_path / "pipelined.db", workers=1, env={"USAGE_ROLLUP_INTERVAL_S": "0"}).start()
+    flood = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    answered = [0]  # flood responses read so far
+
+    def read_flood() -> None:
+        tail = b""
+        while answered[0] < PIPELINED:
+            chunk = flood.recv(65536)
+            if not chunk:
+                return
+            answered[0] += (tail + chunk).count(b"HTTP/1.1 200 OK")
+            tail = chunk[-20:]  # a status line split across two reads; too short to hold a whole one
+
+    try:
+        reader = threading.Thread(target=read_flood, daemon=True)
+        reader.start()
+        flood.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * PIPELINED)
+        deadline = time.monotonic() + 20
+        while answered[0] < 20:  # the flood's connection is being served
+            assert time.monotonic() < deadline and reader.is_alive(), "the pipelined requests were not answered"
+            time.sleep(0.001)
+        with urllib.request.urlopen(server.url + "/api/status", timeout=20) as response:
+            assert response.status == 200
+            answered_before_probe = answered[0]
+        reader.join(timeout=30)
+        assert answered[0] == PIPELINED
+        assert answered_before_probe < PIPELINED // 2, (
+            f"the second client was answered after {answered_before_probe} of the {PIPELINED} pipelined requests")
+    finally:
+        flood.close()
         server.stop()
 
 
