@@ -6,12 +6,15 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from usage_collection.storage import INT64_MAX, SCHEMA_VERSION, SchemaTooNew, open_storage
 from usage_collection.storage.schema import _V1, statements
+from usage_collection.validation import ApplicationUsage, Report, UiCounter, UserAgent
 
 BIN = Path(sys.executable).parent
 
@@ -66,3 +69,58 @@ def test_columns_are_listed_in_table_order_on_both_backends(storage):
     assert storage.columns("usage_counters") == ["domain_id", "counter_name", "counter_type", "source", "day",
                                                  "count", "updated_at"]
     assert storage.columns("meta") == ["key", "value"]
+
+
+HOT_TABLES = ("application_usage_daily", "ui_metric", "usage_counters", "user_agents")
+
+
+def _updates(url: str) -> dict[str, tuple[int, int]]:
+    storage = open_storage(url)
+    try:
+        return {name: (updated, hot) for name, updated, hot in storage.query(
+            "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname IN (?, ?, ?, ?)",
+            list(HOT_TABLES))}
+    finally:
+        storage.close()
+
+
+def test_an_increment_on_postgresql_writes_no_index_entry(postgres_cluster):
+    """On PostgreSQL every increment of a stored row is a HOT update: no index holds a column
+    an increment changes, so hot rows do not fill their indexes with dead entries."""
+    url = postgres_cluster.new_database()
+    storage = open_storage(url)
+    storage.migrate()
+    agent = UserAgent("k", "user_agent", "app", "UA")
+    now = datetime(2025, 4, 10, 12, 0, tzinfo=timezone.utc)
+    for n in range(3):  # the first report creates the rows, the next two increment them
+        report = Report(report_id=f"r{n}", user_agents=(agent,),
+                        ui_counters=tuple(UiCounter("app", f"event{i}", "click", 1, f"app-click-event{i}")
+                                          for i in range(10)),
+                        application_usage=(ApplicationUsage("app", "main", 0.5, 1),))
+        assert storage.store_report(report, now + timedelta(minutes=n))
+    storage.close()  # its connections end, and each flushes its statistics as it does
+    expected = {"application_usage_daily": 2, "ui_metric": 20, "usage_counters": 20, "user_agents": 2}
+    deadline = time.monotonic() + 10
+    while {name: updated for name, (updated, _hot) in _updates(url).items()} != expected:
+        assert time.monotonic() < deadline, _updates(url)
+        time.sleep(0.1)
+    assert _updates(url) == {name: (count, count) for name, count in expected.items()}
+
+
+def test_a_version_2_postgresql_database_loses_its_indexes_on_incremented_columns(postgres_cluster):
+    url = postgres_cluster.new_database()
+    storage = open_storage(url)
+    storage.migrate()
+    storage.execute("DROP INDEX usage_counters_keys_by_day")  # back to version 2's indexes
+    for statement in ("CREATE INDEX usage_counters_dashboard ON usage_counters "
+                      "(source, day, domain_id, counter_name, counter_type, count)",
+                      "CREATE INDEX usage_counters_source_day ON usage_counters (source, day)",
+                      "CREATE INDEX user_agents_key_last_seen ON user_agents (key, last_seen)",
+                      "UPDATE schema_version SET version = 2"):
+        storage.execute(statement)
+    assert storage.migrate() == 2
+    assert storage.query("SELECT indexname FROM pg_indexes WHERE tablename IN ('usage_counters', 'user_agents') "
+                         "ORDER BY 1") == [("usage_counters_keys_by_day",), ("usage_counters_pkey",),
+                                           ("user_agents_pkey",)]
+    assert storage.query("SELECT version FROM schema_version") == [(3,)]
+    storage.close()
