@@ -10,7 +10,7 @@ import pytest
 from support.tables import data_row_counts, stored_nothing
 from support.usage_rows import db  # noqa: F401
 from usage_collection.storage import INT64_MAX, Caps, KeyLimitHit, Pending, StorageError, open_storage
-from usage_collection.storage.reports import ui_metric_id
+from usage_collection.storage.reports import _KNOWN, ui_metric_id
 from usage_collection.timeutil import iso_timestamp
 from usage_collection.validation import ApplicationUsage, Report, UiCounter, UserAgent
 
@@ -311,3 +311,24 @@ def test_remembered_report_ids_are_capped_oldest_first(db):
         db.store_report(Report(report_id=f"r{minute}"), NOW + timedelta(minutes=minute))
     assert db.cap_report_ids() == 2
     assert select(db, "SELECT report_id FROM reports_seen ORDER BY report_id") == [("r2",), ("r3",), ("r4",)]
+
+
+def test_asking_whether_names_are_stored_looks_each_up_by_its_primary_key_on_sqlite(tmp_path):
+    """Every name is asked about again after a rollup; a row-value ``IN (VALUES ...)`` made
+    SQLite walk the whole table for it (139 ms a chunk of 100 names at a year of data)."""
+    storage = open_storage(str(tmp_path / "plan.db"))
+    storage.migrate()
+    expected = {
+        "counters": ["SEARCH u USING COVERING INDEX sqlite_autoindex_usage_counters_1 "
+                     "(domain_id=? AND counter_name=? AND counter_type=? AND source=?)"],
+        "views": ["SEARCH d USING COVERING INDEX sqlite_autoindex_application_usage_daily_1 (app_id=? AND view_id=?)",
+                  "SEARCH t USING COVERING INDEX sqlite_autoindex_application_usage_totals_1 (app_id=? AND view_id=?)"],
+        "agents": ["SEARCH a USING COVERING INDEX sqlite_autoindex_user_agents_1 (key=? AND user_agent=?)"],
+    }
+    for name, (sql, width) in _KNOWN.items():
+        rows = ", ".join(["(" + ", ".join(["?"] * width) + ")"] * 2)
+        plan = [step for *_ids, step in storage.query("EXPLAIN QUERY PLAN " + sql.format(rows=rows), ["x"] * 2 * width)]
+        table_steps = [step for step in plan if not step.startswith(("CO-ROUTINE", "CORRELATED", "SCAN 2 CONSTANT ROWS",
+                                                                     "SCAN wanted"))]
+        assert table_steps == expected[name], plan
+    storage.close()
