@@ -16,10 +16,12 @@ client (127.0.0.1) is not exempt from the limits, so every request is counted by
 limiter (set to its maximum, so none is refused) and checked against the per-client
 new-name limit, on each backend (printed, no goal: the goals are for the receiver alone).
 
-It prints req/s, counters/s, p50, p99 and max latency for each, checks that the database
-holds exactly what was acknowledged, prints its goals and exits 1 when one is missed:
-storing on SQLite at 75% or more of the plain rate, PostgreSQL at 50% or more, p99 under
-50 ms and no request over 250 ms while storing. Needs wrk (``apt-get install wrk``).
+It prints req/s, counters/s, p50, p99 and max latency for each, the CPU a request cost in
+the receiver processes, PostgreSQL and wrk (they share the cores: ``cputime.py``) and the
+share left idle, checks that the database holds exactly what was acknowledged, prints its
+goals and exits 1 when one is missed: storing on SQLite at 75% or more of the plain rate,
+PostgreSQL at 50% or more, p99 under 50 ms and no request over 250 ms while storing.
+Needs wrk (``apt-get install wrk``).
 
     .venv/bin/python bench/receiver.py                      # 10 s a phase, one run
     .venv/bin/python bench/receiver.py --seconds 10 --runs 3 --workers 2
@@ -44,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the throwaway PostgreSQL cluster of the tests
 
+from cputime import CpuMeter, children, postgres_pids  # noqa: E402
 from serverctl import free_port  # noqa: E402
 from support.postgres import PostgresCluster, find_bindir  # noqa: E402
 
@@ -107,7 +110,8 @@ def wrk(port: int, path: str, seconds: float, prefix: str, connections: int = CO
     }
 
 
-def phase(name: str, db: str | None, workers: int, seconds: float, tmp: Path, run: int) -> dict[str, float]:
+def phase(name: str, db: str | None, workers: int, seconds: float, tmp: Path, run: int,
+          pg_data: Path) -> dict[str, float]:
     port = free_port()
     env = {**os.environ, "USAGE_ROLLUP_INTERVAL_S": "0"}
     command = gunicorn_command("127.0.0.1", port, workers)
@@ -126,7 +130,11 @@ def phase(name: str, db: str | None, workers: int, seconds: float, tmp: Path, ru
     proc = start(command, env, port, tmp / f"{name}.log", cwd)
     try:
         warm = wrk(port, path, 2, f"warm{run}")
+        meter = CpuMeter(receivers=children(proc.pid),
+                         postgres=postgres_pids(pg_data) if name.startswith("postgresql") else [])
+        meter.start()
         result = wrk(port, path, seconds, f"run{run}")
+        result.update(meter.stop(result["requests"]))
     except SystemExit as exc:
         raise SystemExit(f"{name}: {exc}\nserver log:\n{(tmp / f'{name}.log').read_text()[-3000:]}") from None
     finally:
@@ -179,7 +187,7 @@ def main() -> int:
                       "sqlite_limits": str(tmp / f"limits{run}.db")}.get(name)
                 if name.startswith("postgresql"):
                     db = cluster.new_database()
-                result = phase(name, db, args.workers, args.seconds, tmp, run)
+                result = phase(name, db, args.workers, args.seconds, tmp, run, cluster.data)
                 results[name].append(result)
                 if name.startswith(("sqlite", "postgresql")):
                     problem = check_totals(db, int(result["acked"]))
@@ -204,6 +212,11 @@ def main() -> int:
         counters = "-" if name in ("plain", "dry_run") else f"{row['rate'] * COUNTERS_PER_REPORT:.0f}"
         print(f"{name:<17} {row['rate']:>7.0f}{spread:>9} {counters:>11} {row['p50']:>7.2f} {row['p99']:>7.2f} "
               f"{row['max']:>7.1f} {int(row['errors'] + row['socket_errors']):>7}")
+
+    print(f"CPU per request, µs (medians): {'receivers':>9} {'PostgreSQL':>10} {'wrk':>5}   idle")
+    for name in names:
+        row = med[name]
+        print(f"  {name:<28} {row['receivers']:>9.0f} {row['postgres']:>10.0f} {row['wrk']:>5.0f} {row['idle']:>5.0f}%")
 
     plain = med["plain"]["rate"]
     checks = [
