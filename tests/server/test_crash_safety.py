@@ -132,8 +132,10 @@ def assert_whole_or_absent(db_url: str) -> set[str]:
 @pytest.mark.timeout(60)
 def test_sigkill_mid_load_loses_and_doubles_nothing(tmp_path: Path, db_url: str):
     server = LiveServer(db_url, workers=2, log_path=tmp_path / "server.log",
+                        # Every report names 5 things of its own: the deployment's daily cap on
+                        # new names (20,000) would drop them after about 4,000 reports.
                         env={"USAGE_ROLLUP_INTERVAL_S": "0", "USAGE_MAX_NEW_KEYS_PER_CLIENT_PER_DAY": "0",
-                             "USAGE_RATE_LIMIT_PER_MINUTE": "0"}).start()
+                             "USAGE_RATE_LIMIT_PER_MINUTE": "0", "USAGE_MAX_NEW_NAMES_PER_DAY": "0"}).start()
     stop_new = threading.Event()
     browsers = [Browser(server.url, f"b{i}", stop_new) for i in range(CLIENTS)]
     try:
