@@ -154,9 +154,10 @@ CREATE INDEX IF NOT EXISTS usage_counters_dashboard
 # last_seen) made every increment of a hot row write a new entry into each of its table's
 # indexes, and they bloated with dead entries between vacuums: in bench/receiver.py's phase
 # PostgreSQL spent 380-525 µs of CPU a report instead of 450-630, and upserting
-# usage_counters took about 3 µs a row instead of 22 (EXPLAIN ANALYZE, a batch of one). The dashboard reads the same keys by day; the
-# least-recently-seen cap reads a key's agents (at most its cap) through the primary key.
-# SQLite updates a row in place, so its covering index costs little and is kept.
+# usage_counters took about 3 µs a row instead of 22 (EXPLAIN ANALYZE, a batch of one).
+# The dashboard reads the same keys by day; the least-recently-seen cap reads a key's
+# agents (at most its cap) through the primary key. SQLite updates a row in place, so its
+# covering index costs little and is kept.
 _V3_POSTGRESQL = """
 CREATE INDEX IF NOT EXISTS usage_counters_keys_by_day
     ON usage_counters (source, day, domain_id, counter_name, counter_type);
