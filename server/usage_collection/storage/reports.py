@@ -118,9 +118,9 @@ _KNOWN = {
                  "FROM usage_counters u WHERE u.domain_id = wanted.column1 AND u.counter_name = wanted.column2 "
                  "AND u.counter_type = wanted.column3 AND u.source = 'ui')", 3),
     "views": ("SELECT column1, column2 FROM (VALUES {rows}) AS wanted WHERE EXISTS (SELECT 1 FROM "
-              "application_usage_daily d WHERE d.app_id = wanted.column1 AND d.view_id = wanted.column2) OR EXISTS "
-              "(SELECT 1 FROM application_usage_totals t WHERE t.app_id = wanted.column1 AND t.view_id = wanted.column2)",
-              2),
+              "application_usage_daily d WHERE d.app_id = wanted.column1 AND d.view_id = wanted.column2) "
+              "OR EXISTS (SELECT 1 FROM application_usage_totals t WHERE t.app_id = wanted.column1 "
+              "AND t.view_id = wanted.column2)", 2),
     "agents": ("SELECT column1, column2 FROM (VALUES {rows}) AS wanted WHERE EXISTS (SELECT 1 FROM user_agents a "
                "WHERE a.key = wanted.column1 AND a.user_agent = wanted.column2)", 2),
 }
