@@ -62,7 +62,8 @@ def run_rollups(storage: Storage, now: datetime, settings: Settings,
             return RollupSummary(skipped=True)
         rolled, totals = roll_application_usage(storage, now, settings.app_usage_keep_days)
         deleted = apply_counter_retention(storage, now, settings.ui_counters_keep_days, domain_keep_days)
-        storage.known_keys.clear()  # names retention deleted are new again
+        if deleted:  # names retention deleted are new again; an hourly run that deleted nothing keeps them
+            storage.known_keys.clear()
         pruned = storage.prune_seen_reports(iso_timestamp(now - timedelta(days=settings.report_ids_keep_days)))
         pruned += storage.cap_report_ids()
         intake_keep = settings.intake_keep_days

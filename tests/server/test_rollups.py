@@ -11,8 +11,10 @@ from usage_collection import UsageCollection
 from usage_collection.collectors import FetchContext
 from usage_collection.collectors.application_usage import fetch_application_usage
 from usage_collection.settings import load_settings
+from usage_collection.storage import Caps
 from usage_collection.rollups import apply_counter_retention, roll_application_usage, run_rollups
 from usage_collection.timeutil import iso_timestamp
+from usage_collection.validation import Report, UiCounter
 
 from support.usage_rows import NOW, Clock, add_app_total, add_app_usage, add_counter, day, db, no_leaked_threads  # noqa: F401
 
@@ -152,3 +154,18 @@ def test_no_rollup_thread_when_the_interval_is_zero(app, interval):
     state.settings = state.settings.updated({"USAGE_ROLLUP_INTERVAL_S": interval})
     app.test_client().get("/api/status")
     assert state.rollup_task is None
+
+
+def test_a_name_retention_deleted_is_new_again_for_the_daily_cap_on_new_names(db):
+    """A name whose rows retention deleted counts as new when it comes back: the deployment's
+    daily cap on new names counts it again (the cache of names known stored forgets it)."""
+    db.caps = Caps(new_names_per_day=1, user_agents_per_key=0, report_ids=0)
+    settings = load_settings(environ={})  # 90 days of counters kept
+    db.store_report(Report(ui_counters=(UiCounter("app", "a", "click", 1, "app-click-a"),)), NOW - timedelta(days=100))
+    run_rollups(db, NOW - timedelta(days=50), settings)  # deletes nothing
+    run_rollups(db, NOW, settings)  # deletes "a"
+    db.store_report(Report(ui_counters=(UiCounter("app", "b", "click", 1, "app-click-b"),)), NOW)  # today's new name
+    db.store_report(Report(ui_counters=(UiCounter("app", "a", "click", 1, "app-click-a"),)), NOW)  # past the cap
+    assert db.query("SELECT counter_name FROM usage_counters WHERE source = 'ui' ORDER BY 1") == [("b",)]
+    assert db.query("SELECT counter_name, count FROM usage_counters WHERE source = 'server'") == [
+        ("new_names_dropped", 1)]
