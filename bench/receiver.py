@@ -46,8 +46,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the throwaway PostgreSQL cluster of the tests
 
-from cputime import CpuMeter, children, postgres_pids  # noqa: E402
-from serverctl import free_port  # noqa: E402
+from cputime import CpuMeter, postgres_cpu_seconds  # noqa: E402
+from serverctl import free_port, server_cpu_seconds  # noqa: E402
 from support.postgres import PostgresCluster, find_bindir  # noqa: E402
 
 from usage_collection.cli import gunicorn_command  # noqa: E402
@@ -130,8 +130,8 @@ def phase(name: str, db: str | None, workers: int, seconds: float, tmp: Path, ru
     proc = start(command, env, port, tmp / f"{name}.log", cwd)
     try:
         warm = wrk(port, path, 2, f"warm{run}")
-        meter = CpuMeter(receivers=children(proc.pid),
-                         postgres=postgres_pids(pg_data) if name.startswith("postgresql") else [])
+        meter = CpuMeter(receivers=lambda: server_cpu_seconds(proc.pid),  # its own session: pgid = pid
+                         postgres=lambda: postgres_cpu_seconds(pg_data) if name.startswith("postgresql") else 0.0)
         meter.start()
         result = wrk(port, path, seconds, f"run{run}")
         result.update(meter.stop(result["requests"]))

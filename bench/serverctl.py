@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 
 def request_bytes(port: int, path: str, body: bytes) -> bytes:
@@ -45,8 +46,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_cpu_seconds(pgid: int) -> float:
-    """CPU time (user + system) used so far by every process of the server's process group."""
+def cpu_seconds(selects: Callable[[int, list[str]], bool]) -> float:
+    """CPU time (user + system) used so far by every process ``selects(pid, fields)`` picks;
+    ``fields`` are those of ``/proc/<pid>/stat`` after the command name (state, ppid, pgrp...)."""
     ticks = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -56,9 +58,14 @@ def server_cpu_seconds(pgid: int) -> float:
                 fields = handle.read().rpartition(")")[2].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:  # fields[0] is the state; pgrp is the 5th field of stat
+        if selects(int(entry), fields):
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(pgid: int) -> float:
+    """CPU time used so far by every process of the server's process group."""
+    return cpu_seconds(lambda _pid, fields: int(fields[2]) == pgid)
 
 
 def start_server(db_path: Path, port: int, workers: int, log_path: Path) -> subprocess.Popen:
