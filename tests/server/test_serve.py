@@ -112,13 +112,14 @@ def test_pipelined_requests_on_one_connection_do_not_hold_the_worker_from_anothe
     answered = [0]  # flood responses read so far
 
     def read_flood() -> None:
+        status = b"HTTP/1.1 200 OK"
         tail = b""
         while answered[0] < PIPELINED:
             chunk = flood.recv(65536)
             if not chunk:
                 return
-            answered[0] += (tail + chunk).count(b"HTTP/1.1 200 OK")
-            tail = chunk[-20:]  # a status line split across two reads; too short to hold a whole one
+            answered[0] += (tail + chunk).count(status)
+            tail = (tail + chunk)[-(len(status) - 1):]  # a status line split across two reads, never a whole one
 
     try:
         reader = threading.Thread(target=read_flood, daemon=True)

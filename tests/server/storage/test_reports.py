@@ -314,7 +314,7 @@ def test_remembered_report_ids_are_capped_oldest_first(db):
 
 
 def test_asking_whether_names_are_stored_looks_each_up_by_its_primary_key_on_sqlite(tmp_path):
-    """Every name is asked about again after a rollup; a row-value ``IN (VALUES ...)`` made
+    """Every name is asked about again after a start; a row-value ``IN (VALUES ...)`` made
     SQLite walk the whole table for it (139 ms a chunk of 100 names at a year of data)."""
     storage = open_storage(str(tmp_path / "plan.db"))
     storage.migrate()

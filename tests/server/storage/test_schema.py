@@ -74,14 +74,10 @@ def test_columns_are_listed_in_table_order_on_both_backends(storage):
 HOT_TABLES = ("application_usage_daily", "ui_metric", "usage_counters", "user_agents")
 
 
-def _updates(url: str) -> dict[str, tuple[int, int]]:
-    storage = open_storage(url)
-    try:
-        return {name: (updated, hot) for name, updated, hot in storage.query(
-            "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname IN (?, ?, ?, ?)",
-            list(HOT_TABLES))}
-    finally:
-        storage.close()
+def _updates(storage) -> dict[str, tuple[int, int]]:
+    return {name: (updated, hot) for name, updated, hot in storage.query(
+        "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname IN (?, ?, ?, ?)",
+        list(HOT_TABLES))}
 
 
 def test_an_increment_on_postgresql_writes_no_index_entry(postgres_cluster):
@@ -100,11 +96,16 @@ def test_an_increment_on_postgresql_writes_no_index_entry(postgres_cluster):
         assert storage.store_report(report, now + timedelta(minutes=n))
     storage.close()  # its connections end, and each flushes its statistics as it does
     expected = {"application_usage_daily": 2, "ui_metric": 20, "usage_counters": 20, "user_agents": 2}
+    reader = open_storage(url)
     deadline = time.monotonic() + 10
-    while {name: updated for name, (updated, _hot) in _updates(url).items()} != expected:
-        assert time.monotonic() < deadline, _updates(url)
+    while True:
+        updates = _updates(reader)
+        if {name: updated for name, (updated, _hot) in updates.items()} == expected:
+            break
+        assert time.monotonic() < deadline, updates
         time.sleep(0.1)
-    assert _updates(url) == {name: (count, count) for name, count in expected.items()}
+    reader.close()
+    assert updates == {name: (count, count) for name, count in expected.items()}
 
 
 def test_a_version_2_postgresql_database_loses_its_indexes_on_incremented_columns(postgres_cluster):
