@@ -78,6 +78,11 @@ class Conn:
     def sum_float(self, expr: str) -> str:
         return f"COALESCE(SUM({expr}), 0.0)"
 
+    def not_by_index(self, column: str) -> str:
+        """``column`` in a condition that must not choose the index a query is searched by:
+        for when a planner without statistics (SQLite's) would take the wrong one."""
+        return column
+
 
 def saturating_add(table: str, column: str) -> str:
     """``column + excluded.column`` for an upsert, capped at INT64_MAX (both dialects)."""
@@ -183,3 +188,6 @@ class SQLiteConn(Conn):
         # SUM raises "integer overflow" past int64; TOTAL is a float (exact to 2^53) and the
         # CAST of a too-large REAL gives INT64_MAX.
         return f"CAST(MIN(TOTAL({expr}), 9.2233720368547758e18) AS INTEGER)"
+
+    def not_by_index(self, column: str) -> str:
+        return f"+{column}"  # SQLite's documented way to keep a term from choosing an index
