@@ -11,7 +11,7 @@ from usage_collection import UsageCollection
 from usage_collection.collectors import FetchContext
 from usage_collection.collectors.application_usage import fetch_application_usage
 from usage_collection.settings import load_settings
-from usage_collection.storage import Caps
+from usage_collection.storage import Caps, open_storage
 from usage_collection.rollups import apply_counter_retention, roll_application_usage, run_rollups
 from usage_collection.timeutil import iso_timestamp
 from usage_collection.validation import Report, UiCounter
@@ -164,6 +164,24 @@ def test_a_name_retention_deleted_is_new_again_for_the_daily_cap_on_new_names(db
     db.store_report(Report(ui_counters=(UiCounter("app", "a", "click", 1, "app-click-a"),)), NOW - timedelta(days=100))
     run_rollups(db, NOW - timedelta(days=50), settings)  # deletes nothing
     run_rollups(db, NOW, settings)  # deletes "a"
+    db.store_report(Report(ui_counters=(UiCounter("app", "b", "click", 1, "app-click-b"),)), NOW)  # today's new name
+    db.store_report(Report(ui_counters=(UiCounter("app", "a", "click", 1, "app-click-a"),)), NOW)  # past the cap
+    assert db.query("SELECT counter_name FROM usage_counters WHERE source = 'ui' ORDER BY 1") == [("b",)]
+    assert db.query("SELECT counter_name, count FROM usage_counters WHERE source = 'server'") == [
+        ("new_names_dropped", 1)]
+
+
+def test_a_name_retention_deleted_on_another_host_is_new_again_for_the_daily_cap(db):
+    """The rollup runs in one process of one host; every other receiver process must also
+    stop taking the names it deleted for stored, or they come back past the daily cap."""
+    db.caps = Caps(new_names_per_day=1, user_agents_per_key=0, report_ids=0)
+    db.names_check_s = 0.0  # looks at every batch (every 10 s in a server)
+    db.store_report(Report(ui_counters=(UiCounter("app", "a", "click", 1, "app-click-a"),)), NOW - timedelta(days=100))
+    other_host = open_storage(db.url)
+    try:
+        assert run_rollups(other_host, NOW, load_settings(environ={})).usage_counters_deleted == 1  # "a", there
+    finally:
+        other_host.close()
     db.store_report(Report(ui_counters=(UiCounter("app", "b", "click", 1, "app-click-b"),)), NOW)  # today's new name
     db.store_report(Report(ui_counters=(UiCounter("app", "a", "click", 1, "app-click-a"),)), NOW)  # past the cap
     assert db.query("SELECT counter_name FROM usage_counters WHERE source = 'ui' ORDER BY 1") == [("b",)]

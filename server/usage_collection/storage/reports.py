@@ -32,6 +32,7 @@ from ..validation import Report
 from .connection import CHUNK_ROWS, INT64_MAX, Conn, saturating_add
 from .core import StorageCore
 from .pg_batch import store_known
+from .upkeep import NAMES_DELETED
 
 UI_METRIC_ID_PREFIX = "ui-metric"
 CAP_DOMAIN = "usage_collection"
@@ -154,9 +155,10 @@ class KnownKeys:
 
     A receiver sees the same few thousand names again and again; asking the database about
     each of them in every batch cost more than storing the batch. A key enters once it is
-    committed (or found stored). Retention can delete a key, so the cache empties itself
-    every ``ttl_s`` (and when it holds ``limit`` keys): a name deleted meanwhile is then
-    counted as new again, as it should be."""
+    committed (or found stored). Retention can delete a key: ``ReportStore`` empties the
+    cache within seconds of a retention run on any host, and the cache also empties itself
+    every ``ttl_s`` (and when it holds ``limit`` keys), so a deleted name is counted as new
+    again, as it should be."""
 
     def __init__(self, limit: int = 200_000, ttl_s: float = 3600.0) -> None:
         self.limit, self.ttl_s = limit, ttl_s
@@ -228,14 +230,31 @@ class ReportStore(StorageCore):
     """The write path: reports and server usage counters."""
 
     caps: Caps = Caps()
+    names_check_s: float = 10.0
+    """How often a process asks whether retention deleted names (on any host) since it last looked."""
     _ids_since_prune: int = 0
     _known: KnownKeys | None = None
+    _names_checked: float = float("-inf")
+    _names_token: str | None = None
 
     @property
     def known_keys(self) -> KnownKeys:
         if self._known is None:
             self._known = KnownKeys()
         return self._known
+
+    def _forget_deleted_names(self) -> None:
+        """Empty ``known_keys`` when retention deleted counter rows since the last look, in
+        any process or on any host (``upkeep.py`` leaves a new token in ``meta``): a name it
+        deleted must count as new again against the daily cap, within ``names_check_s``."""
+        now = time.monotonic()
+        if now - self._names_checked < self.names_check_s:
+            return
+        self._names_checked = now
+        token = self.get_meta(NAMES_DELETED)
+        if token != self._names_token:
+            self._names_token = token
+            self.known_keys.clear()
 
     def store_report(self, report: Report, now: datetime) -> bool:
         """One report in its own batch; ``False`` (nothing written) if its reportId was seen."""
@@ -244,6 +263,7 @@ class ReportStore(StorageCore):
     def store_batch(self, batch: Sequence[Pending]) -> list[Outcome]:
         """Store ``batch`` in one transaction; one outcome per report, in order. Raises
         ``StorageError`` (and nothing of the batch is stored) when the commit fails."""
+        self._forget_deleted_names()
         outcomes: list[Outcome] = [STORED] * len(batch)
         created = Keys(set(), set(), set())
         # Only a report that names something this process has not seen stored can pass its

@@ -13,10 +13,14 @@ hosts never run these at once.
 
 from __future__ import annotations
 
+import uuid
 from typing import Mapping
 
 from .connection import INT64_MAX
-from .core import StorageCore
+from .core import StorageCore, _set_meta
+
+NAMES_DELETED = "names_deleted"
+"""``meta`` key: a new token each time retention deletes counter rows (names may be new again)."""
 
 _ROLL_INTO_TOTALS = (
     "INSERT INTO application_usage_totals (app_id, view_id, minutes_on_screen, number_of_clicks, updated_at) "
@@ -54,6 +58,8 @@ class Upkeep(StorageCore):
             for domain_id, domain_cutoff in overrides.items():
                 deleted += conn.execute("DELETE FROM usage_counters WHERE source = 'server' AND domain_id = ? "
                                         "AND day < ?", [domain_id, domain_cutoff]).rowcount
+            if deleted:  # every process and host forgets the names it knew stored (``ReportStore``)
+                _set_meta(conn, NAMES_DELETED, uuid.uuid4().hex)
         return deleted
 
     def prune_seen_reports(self, cutoff: str) -> int:
