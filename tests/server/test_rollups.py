@@ -156,34 +156,41 @@ def test_no_rollup_thread_when_the_interval_is_zero(app, interval):
     assert state.rollup_task is None
 
 
-def test_a_name_retention_deleted_is_new_again_for_the_daily_cap_on_new_names(db):
-    """A name whose rows retention deleted counts as new when it comes back: the deployment's
-    daily cap on new names counts it again (the cache of names known stored forgets it)."""
+def assert_new_again_past_the_cap(db, retention) -> None:
+    """Store "a" 100 days ago, let ``retention`` delete it, then store today's new name "b"
+    and "a" again: with a cap of one new name a day, "a" must be dropped as new."""
     db.caps = Caps(new_names_per_day=1, user_agents_per_key=0, report_ids=0)
-    settings = load_settings(environ={})  # 90 days of counters kept
     db.store_report(Report(ui_counters=(UiCounter("app", "a", "click", 1, "app-click-a"),)), NOW - timedelta(days=100))
-    run_rollups(db, NOW - timedelta(days=50), settings)  # deletes nothing
-    run_rollups(db, NOW, settings)  # deletes "a"
+    retention()
     db.store_report(Report(ui_counters=(UiCounter("app", "b", "click", 1, "app-click-b"),)), NOW)  # today's new name
     db.store_report(Report(ui_counters=(UiCounter("app", "a", "click", 1, "app-click-a"),)), NOW)  # past the cap
     assert db.query("SELECT counter_name FROM usage_counters WHERE source = 'ui' ORDER BY 1") == [("b",)]
     assert db.query("SELECT counter_name, count FROM usage_counters WHERE source = 'server'") == [
         ("new_names_dropped", 1)]
+
+
+def test_a_name_retention_deleted_is_new_again_for_the_daily_cap_on_new_names(db):
+    """A name whose rows retention deleted counts as new when it comes back: the deployment's
+    daily cap on new names counts it again (the cache of names known stored forgets it)."""
+    settings = load_settings(environ={})  # 90 days of counters kept
+
+    def retention() -> None:
+        run_rollups(db, NOW - timedelta(days=50), settings)  # deletes nothing
+        run_rollups(db, NOW, settings)  # deletes "a"
+
+    assert_new_again_past_the_cap(db, retention)
 
 
 def test_a_name_retention_deleted_on_another_host_is_new_again_for_the_daily_cap(db):
     """The rollup runs in one process of one host; every other receiver process must also
     stop taking the names it deleted for stored, or they come back past the daily cap."""
-    db.caps = Caps(new_names_per_day=1, user_agents_per_key=0, report_ids=0)
     db.names_check_s = 0.0  # looks at every batch (every 10 s in a server)
-    db.store_report(Report(ui_counters=(UiCounter("app", "a", "click", 1, "app-click-a"),)), NOW - timedelta(days=100))
-    other_host = open_storage(db.url)
-    try:
-        assert run_rollups(other_host, NOW, load_settings(environ={})).usage_counters_deleted == 1  # "a", there
-    finally:
-        other_host.close()
-    db.store_report(Report(ui_counters=(UiCounter("app", "b", "click", 1, "app-click-b"),)), NOW)  # today's new name
-    db.store_report(Report(ui_counters=(UiCounter("app", "a", "click", 1, "app-click-a"),)), NOW)  # past the cap
-    assert db.query("SELECT counter_name FROM usage_counters WHERE source = 'ui' ORDER BY 1") == [("b",)]
-    assert db.query("SELECT counter_name, count FROM usage_counters WHERE source = 'server'") == [
-        ("new_names_dropped", 1)]
+
+    def retention() -> None:
+        other_host = open_storage(db.url)
+        try:
+            assert run_rollups(other_host, NOW, load_settings(environ={})).usage_counters_deleted == 1  # "a", there
+        finally:
+            other_host.close()
+
+    assert_new_again_past_the_cap(db, retention)

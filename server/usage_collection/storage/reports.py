@@ -114,7 +114,7 @@ def upsert(conn: Conn, table: str, rows: Sequence[Sequence[Any]]) -> None:
 # Each name is looked up through its table's primary key. A row-value ``IN (VALUES ...)``
 # made SQLite scan the whole table instead: 139 ms a chunk of 100 names at a year of
 # usage_counters, against 1.7 ms, and every name is asked again after each start and each
-# rollup that deleted rows.
+# retention run that deleted rows, on any host (``ReportStore._forget_deleted_names``).
 _KNOWN = {
     "counters": ("SELECT column1, column2, column3 FROM (VALUES {rows}) AS wanted WHERE EXISTS (SELECT 1 "
                  "FROM usage_counters u WHERE u.domain_id = wanted.column1 AND u.counter_name = wanted.column2 "
